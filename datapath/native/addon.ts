@@ -1,0 +1,99 @@
+// The contract of the native addon (datapath/native/src): what the agent may call.
+// The addon embeds DPDK's EAL and librte_vhost and runs the PMD threads; every call here
+// runs on Node's main thread, is control path only, and never waits on a PMD for longer
+// than one quiescent period (the RCU-style handshake in the addon).
+//
+// Ids (bridges, ports) are small integers the addon allocates; the agent maps names to them.
+// Errors are thrown as Error with a message that says what failed and why (errno text).
+
+export interface EalOptions {
+  /** DPDK --file-prefix: one per agent, so several agents (and testpmd) can share a host. */
+  filePrefix: string;
+  /** CPUs the main lcore (Node's main thread) may float over: rte_eal_init pins the calling thread. */
+  mainCpus: number[];
+  /** One PMD thread per CPU listed, each pinned to its CPU. At least one. */
+  pmdCpus: number[];
+  /** false: --no-huge (hosts without hugepages); the datapath then runs from ordinary memory. */
+  hugepages: boolean;
+  /** Memory for the datapath's mbuf pools, MiB (-m). */
+  memoryMb: number;
+  /** Registers every vhost socket with RTE_VHOST_USER_IOMMU_SUPPORT. Fixed until the next init. */
+  iommuSupport: boolean;
+  /** Idle back-off ceiling of a PMD thread, microseconds (like OVS pmd-maxsleep). 0: never sleeps. */
+  pmdMaxSleepUs: number;
+  /** Extra EAL arguments (tests use --log-level). */
+  extraArgs?: string[];
+}
+
+export interface QueueStats {
+  /** From the guest's point of view reversed, as OVS counts: rx = received from the guest (dequeued). */
+  rxPackets: number;
+  rxBytes: number;
+  /** tx = delivered to the guest (enqueued). */
+  txPackets: number;
+  txBytes: number;
+  /** Packets the guest had no room for (enqueue returned fewer than offered), or no vring ready. */
+  txDrops: number;
+}
+
+export interface PortInfo {
+  /** A vhost device is attached (new_device called, destroy_device not yet). */
+  connected: boolean;
+  /** client mode: the vhost library is (re)trying to connect; server mode: socket listening. */
+  socketReady: boolean;
+  /** Number of vrings the guest enabled, and the number it set up. */
+  vringsEnabled: number;
+  vringsTotal: number;
+  /** Queue pairs the guest negotiated (vringsTotal / 2). */
+  queuePairs: number;
+  /** Virtio feature bits the port offers, and those negotiated with the guest, as hex strings ("0x..."). */
+  offeredFeatures: string;
+  negotiatedFeatures: string;
+  /** Totals and per queue pair (index = queue pair). */
+  stats: QueueStats;
+  queues: QueueStats[];
+}
+
+export interface FdbEntry {
+  mac: string; // "02:00:00:00:00:10"
+  port: number; // port id
+  ageSeconds: number; // seconds since last seen
+}
+
+export interface PmdStats {
+  cpu: number;
+  lcore: number;
+  busyCycles: number; // TSC cycles spent in iterations that moved packets
+  idleCycles: number; // TSC cycles in iterations that moved none (including sleeps)
+  packets: number; // packets received from guests by this PMD
+  rxQueues: { port: number; queue: number }[]; // what it polls
+}
+
+export interface NativeDatapath {
+  /** Initialises the EAL once per process; throws if it fails (message has the EAL's reason). */
+  init(opts: EalOptions): { lcores: string; pmds: number; tscHz: number };
+  createBridge(): number;
+  /** The bridge must have no ports. */
+  destroyBridge(bridge: number): void;
+  setFdbAging(bridge: number, seconds: number): void;
+  /**
+   * Registers the socket with librte_vhost and starts it.
+   * client: RTE_VHOST_USER_CLIENT | RTE_VHOST_USER_RECONNECT (waits for a missing socket, reconnects).
+   * server: creates the socket at path.
+   */
+  createPort(spec: { bridge: number; mode: 'client' | 'server'; path: string }): number;
+  /** Unregisters the socket; returns once no PMD touches the port any more. Its FDB entries go too. */
+  destroyPort(port: number): void;
+  portInfo(port: number): PortInfo;
+  fdb(bridge: number): FdbEntry[];
+  pmdStats(): PmdStats[];
+  setPmdMaxSleep(us: number): void;
+  /** Stops the PMDs and unregisters every socket. Safe to call twice. */
+  shutdown(): void;
+}
+
+/** Loads the built addon. Only the agent calls this: the provider must never load native code. */
+export function loadNative(): NativeDatapath {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require('../../../datapath/native/build/Release/vhostnet_datapath.node') as NativeDatapath;
+}

@@ -1,0 +1,89 @@
+// Assembles the agent: store, datapath (EAL started with the stored settings), control plane,
+// reconcile, API server. main.ts parses the command line; tests call startAgent directly.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type * as http from 'node:http';
+import { SettingsSpec } from '../api';
+import type { NativeDatapath } from '../native/addon';
+import { Control, type RunningSettings } from './control';
+import { Datapath } from './datapath';
+import { createServer, listen, routes, type ListenOptions } from './server';
+import { Store } from './store';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentConfig extends Omit<ListenOptions, 'listen'> {
+  runDir: string;
+  stateDir: string;
+  listen?: string;
+  filePrefix: string;
+  allowedSocketDirs: string[];
+  /** Extra EAL arguments, e.g. --log-level. */
+  ealArgs?: string[];
+}
+
+export interface RunningAgent {
+  endpoint: string;
+  control: Control;
+  server: http.Server;
+  stop(): Promise<void>;
+}
+
+/** Free hugepage memory in MiB, from /proc/meminfo (default page size). */
+export function freeHugepageMb(): number {
+  const m = fs.readFileSync('/proc/meminfo', 'utf8');
+  const free = Number(/HugePages_Free:\s+(\d+)/.exec(m)?.[1] ?? 0);
+  const sizeKb = Number(/Hugepagesize:\s+(\d+) kB/.exec(m)?.[1] ?? 0);
+  return (free * sizeKb) / 1024;
+}
+
+export function runningSettings(stored: SettingsSpec | undefined): RunningSettings {
+  const s = stored ?? SettingsSpec.parse({});
+  const ncpu = os.cpus().length;
+  return {
+    pmdCpus: s.pmdCpus.length ? s.pmdCpus : [ncpu - 1],
+    hugepages: s.hugepages === 'on' || (s.hugepages === 'auto' && freeHugepageMb() >= s.memoryMb),
+    memoryMb: s.memoryMb,
+    vhostIommuSupport: s.vhostIommuSupport,
+  };
+}
+
+export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Promise<RunningAgent> {
+  fs.mkdirSync(cfg.runDir, { recursive: true, mode: 0o755 });
+  const store = new Store(cfg.stateDir);
+  const stored = store.get<SettingsSpec>('settings', 'global')?.spec;
+  const running = runningSettings(stored);
+  const ncpu = os.cpus().length;
+  const eal = native.init({
+    filePrefix: cfg.filePrefix,
+    mainCpus: [...Array(ncpu).keys()],
+    pmdCpus: running.pmdCpus,
+    hugepages: running.hugepages,
+    memoryMb: running.memoryMb,
+    iommuSupport: running.vhostIommuSupport,
+    pmdMaxSleepUs: stored?.pmdMaxSleepUs ?? SettingsSpec.parse({}).pmdMaxSleepUs,
+    extraArgs: cfg.ealArgs,
+  });
+  const dp = new Datapath(native);
+  const control = new Control(store, dp, { runDir: cfg.runDir, allowedSocketDirs: cfg.allowedSocketDirs, socketGid: cfg.socketGid }, running);
+  control.reconcile();
+  const info = () => ({ version: AGENT_VERSION, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
+  const listenOn = cfg.listen ?? `unix:${path.join(cfg.runDir, 'agent.sock')}`;
+  const server = createServer(routes(control, dp, info), { ...cfg, listen: listenOn });
+  const endpoint = await listen(server, { ...cfg, listen: listenOn });
+  let stopped = false;
+  return {
+    endpoint,
+    control,
+    server,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      native.shutdown();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+// The agent's view of the native datapath: names to the addon's ids, and what is applied.
+// Everything here is control path; the addon's calls return promptly.
+import type { FdbEntry, NativeDatapath, PmdStats, PortInfo } from '../native/addon';
+
+export interface AppliedPort {
+  bridge: string;
+  mode: 'client' | 'server';
+  path: string;
+}
+
+export class Datapath {
+  private readonly bridges = new Map<string, { id: number; aging: number }>();
+  private readonly ports = new Map<string, AppliedPort & { id: number }>();
+
+  constructor(readonly native: NativeDatapath) {}
+
+  hasBridge(name: string): boolean {
+    return this.bridges.has(name);
+  }
+
+  ensureBridge(name: string, agingSeconds: number): void {
+    let b = this.bridges.get(name);
+    if (!b) {
+      b = { id: this.native.createBridge(), aging: -1 };
+      this.bridges.set(name, b);
+    }
+    if (b.aging !== agingSeconds) {
+      this.native.setFdbAging(b.id, agingSeconds);
+      b.aging = agingSeconds;
+    }
+  }
+
+  removeBridge(name: string): void {
+    const b = this.bridges.get(name);
+    if (!b) return;
+    for (const [port, p] of this.ports) if (p.bridge === name) this.removePort(port);
+    this.native.destroyBridge(b.id);
+    this.bridges.delete(name);
+  }
+
+  applied(name: string): AppliedPort | undefined {
+    return this.ports.get(name);
+  }
+
+  portNames(): string[] {
+    return [...this.ports.keys()];
+  }
+
+  addPort(name: string, p: AppliedPort): void {
+    const b = this.bridges.get(p.bridge);
+    if (!b) throw new Error(`bridge ${p.bridge} is not in the datapath`);
+    const id = this.native.createPort({ bridge: b.id, mode: p.mode, path: p.path });
+    this.ports.set(name, { ...p, id });
+  }
+
+  removePort(name: string): void {
+    const p = this.ports.get(name);
+    if (!p) return;
+    this.native.destroyPort(p.id);
+    this.ports.delete(name);
+  }
+
+  portInfo(name: string): PortInfo | undefined {
+    const p = this.ports.get(name);
+    return p && this.native.portInfo(p.id);
+  }
+
+  fdb(bridge: string): { mac: string; port: string; ageSeconds: number }[] {
+    const b = this.bridges.get(bridge);
+    if (!b) return [];
+    const byId = new Map([...this.ports].map(([n, p]) => [p.id, n]));
+    return this.native
+      .fdb(b.id)
+      .map((e: FdbEntry) => ({ mac: e.mac, port: byId.get(e.port) ?? `#${e.port}`, ageSeconds: e.ageSeconds }));
+  }
+
+  pmdStats(): (PmdStats & { rxQueueNames: string[] })[] {
+    const byId = new Map([...this.ports].map(([n, p]) => [p.id, n]));
+    return this.native
+      .pmdStats()
+      .map((s) => ({ ...s, rxQueueNames: s.rxQueues.map((q) => `${byId.get(q.port) ?? q.port}:${q.queue}`) }));
+  }
+}

@@ -1,0 +1,109 @@
+// Builds QEMU's argv for a GuestVM, following the OVS-DPDK "vHost User Ports" guide.
+// The argv is an array built from validated fields and is exec'd directly: never a shell.
+import type { GuestSpec, GuestNicSpec } from "../../api/guest";
+import type { AccelChoice } from "./accel";
+import type { GuestPaths } from "./paths";
+
+export interface QemuCommand {
+  binary: string;
+  /** Arguments after the binary. */
+  argv: string[];
+  /** Choices the agent made that a user should know about (accel, vectors=0, console=ttyS0...). */
+  notes: string[];
+}
+
+export interface QemuArgvContext {
+  accel: AccelChoice;
+  paths: Pick<GuestPaths, "qmpSocket" | "pidFile" | "consoleLog">;
+  /** Default qemu-system-x86_64. */
+  qemuBinary?: string;
+}
+
+/** QEMU option values are comma-separated key=value lists; a literal comma is written ",,". */
+export function qemuOptValue(v: string): string {
+  return v.replace(/,/g, ",,");
+}
+
+export function chardevId(nic: Pick<GuestNicSpec, "name">): string {
+  return `chr-${nic.name}`;
+}
+export function netdevId(nic: Pick<GuestNicSpec, "name">): string {
+  return `net-${nic.name}`;
+}
+
+/** mrg_rxbuf for a NIC: forced on for DPDK guests (virtio vectorized-Rx bug), else as asked. */
+export function mrgRxbufFor(spec: Pick<GuestSpec, "dpdkGuest">, nic: Pick<GuestNicSpec, "mrgRxbuf">): boolean | undefined {
+  return spec.dpdkGuest ? true : nic.mrgRxbuf;
+}
+
+export function buildQemuArgv(spec: GuestSpec, ctx: QemuArgvContext): QemuCommand {
+  const notes: string[] = [ctx.accel.reason];
+  const tcg = ctx.accel.accel === "tcg";
+  const iommu = spec.nics.some((n) => n.iommu);
+  const a: string[] = [];
+
+  // debug-threads names vCPU threads ("CPU 0/TCG"), which helps anyone inspecting pinning.
+  a.push("-name", `guest=${spec.name},debug-threads=on`);
+  let machine = `${spec.machine},accel=${ctx.accel.accel}`;
+  // Interrupt remapping with an in-kernel irqchip needs it split (KVM only).
+  if (iommu && !tcg) machine += ",kernel-irqchip=split";
+  a.push("-machine", machine);
+  a.push("-cpu", tcg ? "max" : "host");
+  a.push("-smp", String(spec.vcpus));
+  a.push("-m", String(spec.memoryMb));
+  // vhost-user maps guest memory into the datapath: it must be a shared file on hugetlbfs.
+  a.push(
+    "-object",
+    `memory-backend-file,id=mem,size=${spec.memoryMb}M,mem-path=${qemuOptValue(spec.hugepagesPath)},share=on`,
+    "-numa",
+    "node,memdev=mem",
+    "-mem-prealloc",
+  );
+  a.push("-nodefaults", "-no-user-config", "-display", "none", "-nographic");
+  a.push("-serial", `file:${ctx.paths.consoleLog}`);
+  a.push("-chardev", `socket,id=qmp,path=${qemuOptValue(ctx.paths.qmpSocket)},server=on,wait=off`, "-mon", "chardev=qmp,mode=control");
+  a.push("-pidfile", ctx.paths.pidFile);
+
+  if (spec.boot.kind === "disk") {
+    a.push("-drive", `file=${qemuOptValue(spec.boot.image)},format=${spec.boot.format},if=virtio`);
+  } else {
+    a.push("-kernel", spec.boot.kernel);
+    if (spec.boot.initrd) a.push("-initrd", spec.boot.initrd);
+    let append = spec.boot.append;
+    if (!/(^|\s)console=/.test(append)) {
+      append = `console=ttyS0${append ? " " + append : ""}`;
+      notes.push("boot.append: added console=ttyS0 so the console log gets the kernel's output");
+    }
+    a.push("-append", append);
+  }
+
+  if (iommu) {
+    // Must precede the devices it translates for.
+    a.push("-device", "intel-iommu,intremap=on,device-iotlb=on");
+  }
+
+  if (tcg && spec.nics.length > 0) {
+    notes.push(
+      "nics: virtio-net-pci vectors=0 under TCG (QEMU 7.2 crashes in vhost_net_start/msix_set_vector_notifiers otherwise); the guest uses INTx",
+    );
+  }
+  if (spec.dpdkGuest && spec.nics.length > 0) {
+    notes.push("dpdkGuest: mrg_rxbuf=on on every NIC (virtio vectorized-Rx bug)");
+  }
+  for (const nic of spec.nics) {
+    // Client port: the datapath connects, so QEMU is the server. Server port (deprecated): QEMU connects.
+    const server = nic.portMode === "client" ? ",server=on" : "";
+    a.push("-chardev", `socket,id=${chardevId(nic)},path=${qemuOptValue(nic.socketPath)}${server}`);
+    a.push("-netdev", `type=vhost-user,id=${netdevId(nic)},chardev=${chardevId(nic)},vhostforce=on${nic.queues > 1 ? `,queues=${nic.queues}` : ""}`);
+    let dev = `virtio-net-pci,mac=${nic.mac.toLowerCase()},netdev=${netdevId(nic)}`;
+    if (nic.queues > 1) dev += ",mq=on";
+    if (tcg) dev += ",vectors=0";
+    else if (nic.queues > 1) dev += `,vectors=${2 * nic.queues + 2}`;
+    const mrg = mrgRxbufFor(spec, nic);
+    if (mrg !== undefined) dev += `,mrg_rxbuf=${mrg ? "on" : "off"}`;
+    if (nic.iommu) dev += ",iommu_platform=on,ats=on";
+    a.push("-device", dev);
+  }
+
+  return { binary: ctx.qemuBinary ?? "qemu-system-x86_64", argv: a, notes };
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// vhostnet-agent: owns the host's vhost-user datapath, as ovs-vswitchd does with OVS-DPDK.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { loadNative } from '../native/addon';
+import { startAgent } from './agent';
+
+const USAGE = `usage: vhostnet-agent [options]
+  --run-dir DIR       sockets live here (default /run/vhostnet)
+  --state-dir DIR     crash-safe configuration (default /var/lib/vhostnet)
+  --listen ADDR       unix:/path (default <run-dir>/agent.sock) or tcp://host:port (needs --token-file)
+  --token-file FILE   bearer token for TCP clients
+  --tls-cert FILE --tls-key FILE   serve HTTPS on TCP
+  --file-prefix NAME  DPDK file prefix, one per agent (default vhostnet)
+  --socket-dir DIR    a directory client ports' sockets may be in (repeatable)
+  --socket-group GRP  group QEMU runs as: sockets and socket dirs get it (mode 0660/0770)
+  --eal-arg ARG       extra DPDK EAL argument (repeatable)`;
+
+function gid(group: string | undefined): number | undefined {
+  if (group === undefined) return undefined;
+  if (/^\d+$/.test(group)) return Number(group);
+  return Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'run-dir': { type: 'string', default: '/run/vhostnet' },
+      'state-dir': { type: 'string', default: '/var/lib/vhostnet' },
+      listen: { type: 'string' },
+      'token-file': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'file-prefix': { type: 'string', default: 'vhostnet' },
+      'socket-dir': { type: 'string', multiple: true },
+      'socket-group': { type: 'string' },
+      'eal-arg': { type: 'string', multiple: true },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const runDir = path.resolve(values['run-dir']!);
+  const agent = await startAgent(
+    {
+      runDir,
+      stateDir: path.resolve(values['state-dir']!),
+      listen: values.listen,
+      token: values['token-file'] ? fs.readFileSync(values['token-file'], 'utf8').trim() : undefined,
+      tlsCert: values['tls-cert'],
+      tlsKey: values['tls-key'],
+      filePrefix: values['file-prefix']!,
+      allowedSocketDirs: values['socket-dir']?.map((d) => path.resolve(d)) ?? [runDir, '/tmp', '/run', '/var/run', '/var/lib/libvirt/qemu', '/var/lib/vhostnet'],
+      socketGid: gid(values['socket-group']),
+      ealArgs: values['eal-arg'],
+    },
+    loadNative(),
+  );
+  process.stdout.write(`vhostnet-agent: listening on ${agent.endpoint}\n`);
+  const stop = async (sig: string) => {
+    process.stderr.write(`vhostnet-agent: ${sig}, stopping\n`);
+    await agent.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`vhostnet-agent: ${(e as Error).message}\n`);
+  process.exit(1);
+});

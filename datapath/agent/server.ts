@@ -1,0 +1,177 @@
+// HTTP/JSON API. A unix socket (mode 0600) by default; TCP only with a bearer token, TLS when
+// given a certificate. Bodies are bounded and slow clients are cut off; every refusal names
+// the field and the rule and changes nothing.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { API_PREFIX, ApiError, HTTP_STATUS } from '../api';
+import type { ChangeOptions, Control } from './control';
+import type { Datapath } from './datapath';
+
+export const MAX_BODY = 1 << 20;
+
+export interface ListenOptions {
+  /** "unix:/path" or "/path" for a unix socket; "tcp://host:port" for TCP. */
+  listen: string;
+  token?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Group allowed on the unix socket (mode 0660); else 0600. */
+  socketGid?: number;
+}
+
+type Handler = (req: { params: string[]; query: URLSearchParams; body: unknown }) => unknown;
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: Handler;
+}
+
+function changeOptions(q: URLSearchParams): ChangeOptions {
+  const flag = (k: string) => {
+    const v = q.get(k);
+    if (v === null) return undefined;
+    if (v === '' || v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    throw new ApiError('invalid', `invalid query: ${k} must be true or false`, [{ field: k, rule: 'must be true or false' }]);
+  };
+  const ev = q.get('expectedVersion');
+  if (ev !== null && !/^[1-9][0-9]*$/.test(ev))
+    throw new ApiError('invalid', 'invalid query: expectedVersion must be a whole number ≥ 1', [{ field: 'expectedVersion', rule: 'must be a whole number ≥ 1' }]);
+  return { dryRun: flag('dryRun'), adopt: flag('adopt'), expectedVersion: ev === null ? undefined : Number(ev) };
+}
+
+export function routes(control: Control, dp: Datapath, info: () => object): Route[] {
+  const r = (method: string, p: string, handler: Handler): Route => ({
+    method,
+    pattern: new RegExp(`^${API_PREFIX}${p.replace(/:[a-z]+/g, '([^/]+)')}$`),
+    handler,
+  });
+  const bridgeOf = (name: string) => (control.bridge(name), name);
+  return [
+    r('GET', '/health', () => ({ ok: true, ...info() })),
+    r('GET', '/state', () => control.state()),
+    r('GET', '/show', () => ({ ...info(), settings: control.settings(), bridges: control.bridges(), ports: control.ports(true), pmds: dp.pmdStats() })),
+    r('GET', '/settings', () => control.settings()),
+    r('PUT', '/settings', ({ body, query }) => control.putSettings(body, changeOptions(query))),
+    r('GET', '/bridges', () => control.bridges()),
+    r('GET', '/bridges/:name', ({ params }) => control.bridge(params[0])),
+    r('PUT', '/bridges/:name', ({ params, body, query }) => control.putBridge(params[0], body, changeOptions(query))),
+    r('DELETE', '/bridges/:name', ({ params, query }) => control.deleteBridge(params[0], changeOptions(query))),
+    r('GET', '/bridges/:name/fdb', ({ params }) => dp.fdb(bridgeOf(params[0]))),
+    r('GET', '/ports', ({ query }) => control.ports(query.get('status') !== 'false')),
+    r('GET', '/ports/:name', ({ params }) => control.port(params[0])),
+    r('PUT', '/ports/:name', ({ params, body, query }) => control.putPort(params[0], body, changeOptions(query))),
+    r('DELETE', '/ports/:name', ({ params, query }) => control.deletePort(params[0], changeOptions(query))),
+    r('GET', '/pmd', () => dp.pmdStats()),
+  ];
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 0);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY) return reject(new ApiError('too_large', `body is ${declared} bytes; at most ${MAX_BODY} are accepted`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new ApiError('too_large', `body is over ${MAX_BODY} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (!size) return resolve(undefined);
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (e) {
+        reject(new ApiError('invalid', `body is not valid JSON: ${(e as Error).message}`, [{ field: '(body)', rule: 'must be valid JSON' }]));
+      }
+    });
+  });
+}
+
+/** Constant-time comparison of the presented bearer token with ours (hashes have equal length). */
+function authorized(req: http.IncomingMessage, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+  const given = crypto.createHash('sha256').update(m ? m[1] : '').digest();
+  const want = crypto.createHash('sha256').update(token).digest();
+  return crypto.timingSafeEqual(given, want) && !!m;
+}
+
+export function createServer(table: Route[], opts: ListenOptions): http.Server {
+  const tcp = opts.listen.startsWith('tcp://');
+  if (tcp && !opts.token) throw new Error('listening on TCP needs a token (--token-file): the API changes the host network');
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    try {
+      if (tcp && !authorized(req, opts.token!)) throw new ApiError('unauthorized', 'missing or wrong bearer token');
+      const url = new URL(req.url ?? '/', 'http://agent');
+      const method = req.method ?? 'GET';
+      let matched: Route | undefined;
+      let params: string[] = [];
+      let pathMatched = false;
+      for (const route of table) {
+        const m = route.pattern.exec(url.pathname);
+        if (!m) continue;
+        pathMatched = true;
+        if (route.method !== method) continue;
+        matched = route;
+        params = m.slice(1).map((s) => decodeURIComponent(s));
+        break;
+      }
+      if (!matched) {
+        send(res, pathMatched ? 405 : 404, new ApiError('not_found', pathMatched ? `${method} is not allowed on ${url.pathname}` : `no such endpoint: ${url.pathname}`).toBody());
+        return;
+      }
+      const body = method === 'PUT' || method === 'POST' ? await readBody(req) : undefined;
+      send(res, 200, matched.handler({ params, query: url.searchParams, body }));
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError('internal', (e as Error).message ?? String(e));
+      if (!(e instanceof ApiError)) process.stderr.write(`vhostnet-agent: internal error: ${(e as Error).stack}\n`);
+      if (!res.headersSent) send(res, HTTP_STATUS[err.code], err.toBody());
+    }
+  };
+  const server =
+    tcp && opts.tlsCert
+      ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey!) }, handle)
+      : http.createServer(handle);
+  // Slow-loris: a client gets 5 s for its headers and 10 s for the whole request.
+  server.headersTimeout = 5000;
+  server.requestTimeout = 10000;
+  server.keepAliveTimeout = 5000;
+  return server;
+}
+
+export function listen(server: http.Server, opts: ListenOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    if (opts.listen.startsWith('tcp://')) {
+      const u = new URL(opts.listen);
+      server.listen(Number(u.port), u.hostname, () => {
+        const a = server.address() as { address: string; port: number };
+        resolve(`${opts.tlsCert ? 'https' : 'http'}://${a.address}:${a.port}`);
+      });
+    } else {
+      const p = opts.listen.replace(/^unix:/, '');
+      fs.rmSync(p, { force: true });
+      // Created under a umask of 077 so there is no moment when others could connect.
+      const old = process.umask(0o077);
+      server.listen(p, () => {
+        process.umask(old);
+        if (opts.socketGid !== undefined) {
+          fs.chownSync(p, process.getuid!(), opts.socketGid);
+          fs.chmodSync(p, 0o660);
+        }
+        resolve(`unix:${p}`);
+      });
+    }
+  });
+}

@@ -1,0 +1,58 @@
+// Field types shared by every object of the API. Each refusal says the rule, so the
+// caller (agent, vhostctl, or the provider's check) can name the field and the rule.
+import { z } from 'zod';
+
+/** The vhost library handles at most this many queue pairs per port in our datapath. */
+export const MAX_QUEUE_PAIRS = 16;
+/** sockaddr_un.sun_path holds 108 bytes with its NUL: a longer path cannot be bound or connected. */
+export const MAX_SOCKET_PATH = 107;
+
+// A name becomes a socket file name (server ports) and a key in the agent's state, so it
+// may never contain a path separator nor be "." or "..", as OVS refuses for dpdkvhostuser.
+export const Name = z
+  .string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  .max(64, { error: 'must be at most 64 characters' })
+  .refine((s) => !/[/\\]/.test(s), { error: "must not contain '/' or '\\' (a name becomes a socket file name)" })
+  .refine((s) => !s.includes('\0'), { error: 'must not contain NUL' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {
+    error: "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'",
+  });
+
+export const Mac = z
+  .string({ error: 'must be a string' })
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: 'must be a MAC address like 02:00:00:00:00:01' })
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, {
+    error: 'must be a unicast MAC (the low bit of the first octet is the multicast bit)',
+  })
+  .refine((m) => !/^00(:00){5}$/.test(m), { error: 'must not be all zeros' })
+  .transform((m) => m.toLowerCase());
+
+/** An absolute socket path; where it may live (allowed directories, symlinks) is the agent's check. */
+export const SocketPath = z
+  .string({ error: 'must be a string' })
+  .refine((p) => !p.includes('\0'), { error: 'must not contain NUL' })
+  .refine((p) => p.startsWith('/'), { error: 'must be an absolute path' })
+  .refine((p) => !p.split('/').includes('..') && !p.split('/').includes('.'), {
+    error: "must not contain '.' or '..' segments",
+  })
+  .refine((p) => !p.endsWith('/'), { error: 'must name a file, not a directory' })
+  .refine((p) => Buffer.byteLength(p) <= MAX_SOCKET_PATH, {
+    error: `must be at most ${MAX_SOCKET_PATH} bytes (the limit of a unix socket address)`,
+  });
+
+/** A directory below the agent's run dir, as OVS's vhost-sock-dir: relative, never escaping. */
+export const RelativeDir = z
+  .string({ error: 'must be a string' })
+  .refine((p) => !p.includes('\0'), { error: 'must not contain NUL' })
+  .refine((p) => !p.startsWith('/'), { error: 'must be relative to the run directory' })
+  .refine((p) => !p.split(/[/\\]/).includes('..'), { error: "must not contain '..' (it would escape the run directory)" })
+  .refine((p) => p.length <= 64, { error: 'must be at most 64 characters' });
+
+export const QueuePairs = z
+  .int({ error: 'must be a whole number' })
+  .min(1, { error: 'must be at least 1' })
+  .max(MAX_QUEUE_PAIRS, { error: `must be at most ${MAX_QUEUE_PAIRS} (queue pairs the datapath supports)` });
+
+/** Optimistic concurrency: the version the caller last read; a mismatch is refused with 409. */
+export const ExpectedVersion = z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' });

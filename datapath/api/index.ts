@@ -1,0 +1,13 @@
+// The API contract: every request the agent takes, validated by these schemas in the agent,
+// in vhostctl and in the provider's check. This module must never load native code.
+export * from './fields';
+export * from './bridge';
+export * from './port';
+export * from './settings';
+export * from './errors';
+export * from './plan';
+
+export const API_PREFIX = '/v1';
+export const DEFAULT_SOCKET = '/run/vhostnet/agent.sock';
+export * from './qemu-nic';
+export * from './client';

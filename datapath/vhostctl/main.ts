@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+// vhostctl: the agent's command line, in the spirit of ovs-vsctl / ovs-appctl.
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  AgentClient,
+  AgentError,
+  ApiError,
+  BridgeSpec,
+  DEFAULT_SOCKET,
+  PortSpec,
+  SettingsSpec,
+  parse,
+  queryString,
+  type BridgeState,
+  type ChangeResult,
+  type FdbRow,
+  type PortState,
+  type SettingsState,
+} from '../api';
+import type { PmdStats } from '../native/addon';
+
+const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
+  show                              bridges, ports, link state and counters
+  port stats [PORT]                 per-port and per-queue counters
+  fdb show BRIDGE                   learned MAC addresses
+  pmd stats                         PMD threads: busy/idle cycles, packets, queues
+  add-br BRIDGE [--mac-aging S]
+  del-br BRIDGE
+  add-port BRIDGE PORT [--type dpdkvhostuserclient|dpdkvhostuser] [--vhost-server-path P] [--queues N] [--mac M]
+  del-port PORT
+  set SETTING=VALUE...              e.g. pmdMaxSleepUs=500 vhostIommuSupport=true pmdCpus=1
+  get settings
+  --dry-run                         with a change: say what would change, change nothing
+Endpoint: --endpoint, else $VHOSTNET_AGENT, else unix:${DEFAULT_SOCKET}`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+function n(x: number): string {
+  return x.toLocaleString('en-US');
+}
+
+function showPort(p: PortState, indent: string): string[] {
+  const s = p.status!;
+  const lines = [`${indent}Port ${p.name}`, `${indent}    type: ${p.type}${p.deprecated ? ' (deprecated)' : ''}`, `${indent}    socket: ${p.socketPath} (${s.mode})`];
+  lines.push(`${indent}    link: ${s.link}${s.reason ? ` (${s.reason})` : ''}`);
+  if (s.connected)
+    lines.push(`${indent}    vrings: ${s.vringsEnabled}/${s.vringsTotal} enabled, queue pairs: ${s.queuePairs} (expected ${p.queues})`, `${indent}    features: ${s.features.negotiatedNames.join(' ')}`);
+  lines.push(`${indent}    rx: ${n(s.stats.rxPackets)} pkts ${n(s.stats.rxBytes)} bytes  tx: ${n(s.stats.txPackets)} pkts ${n(s.stats.txBytes)} bytes  tx drops: ${n(s.stats.txDrops)}`);
+  for (const w of s.warnings) lines.push(`${indent}    warning: ${w}`);
+  return lines;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      endpoint: { type: 'string' },
+      'token-file': { type: 'string' },
+      json: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      type: { type: 'string' },
+      'vhost-server-path': { type: 'string' },
+      queues: { type: 'string' },
+      mac: { type: 'string' },
+      'mac-aging': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const v = values as Values;
+  if (v.help || !positionals.length) {
+    console.log(USAGE);
+    return v.help ? 0 : 2;
+  }
+  const client = new AgentClient({
+    endpoint: (v.endpoint as string) ?? process.env.VHOSTNET_AGENT ?? `unix:${DEFAULT_SOCKET}`,
+    token: v['token-file'] ? fs.readFileSync(v['token-file'] as string, 'utf8').trim() : process.env.VHOSTNET_TOKEN,
+  });
+  const json = !!v.json;
+  const out = (data: unknown, text: () => string[]) => console.log(json ? JSON.stringify(data, null, 2) : text().join('\n'));
+  const dry = queryString({ dryRun: !!v['dry-run'] });
+  const change = (r: ChangeResult<unknown>) =>
+    out(r, () => [
+      ...r.changes.filter((c) => c.op !== 'none').map((c) => `${r.dryRun ? 'would ' : ''}${c.op} ${c.kind} ${c.name}${c.diff.length ? `: ${c.diff.map((d) => d.field).join(', ')}` : ''}${c.disruptive ? ' (disrupts traffic)' : ''}${c.why ? ` - ${c.why}` : ''}`),
+      ...(r.changes.every((c) => c.op === 'none') ? ['no change'] : []),
+      ...r.warnings.map((w) => `warning: ${w}`),
+    ]);
+  const int = (field: string, s: string | boolean | undefined) => (s === undefined ? undefined : /^-?\d+$/.test(String(s)) ? Number(s) : s);
+  const [cmd, ...rest] = positionals;
+  const need = (k: number, what: string) => {
+    if (rest.length < k) throw new ApiError('invalid', `${cmd} needs ${what}`, [{ field: what, rule: 'is required' }]);
+  };
+
+  switch (cmd) {
+    case 'show': {
+      const s = await client.get<{ version: string; pid: number; lcores: string; bridges: BridgeState[]; ports: PortState[]; pmds: PmdStats[]; settings: SettingsState }>('/show');
+      out(s, () => {
+        const lines = [`vhostnet-agent ${s.version} (pid ${s.pid}, lcores ${s.lcores}, ${s.pmds.length} PMD thread(s))`];
+        if (s.settings.restartRequired.length) lines.push(`    restart required for: ${s.settings.restartRequired.join(', ')}`);
+        for (const b of s.bridges) {
+          lines.push(`    Bridge ${b.name}`);
+          for (const p of s.ports.filter((p) => p.bridge === b.name)) lines.push(...showPort(p, '        '));
+        }
+        return lines;
+      });
+      return 0;
+    }
+    case 'port': {
+      if (rest[0] !== 'stats') throw new ApiError('invalid', `unknown command: port ${rest[0] ?? ''}`);
+      const ports = rest[1] ? [await client.get<PortState>(`/ports/${encodeURIComponent(rest[1])}`)] : await client.get<PortState[]>('/ports');
+      out(ports.map((p) => ({ name: p.name, link: p.status!.link, stats: p.status!.stats, queues: p.status!.queues })), () =>
+        ports.flatMap((p) => [
+          `${p.name}: link ${p.status!.link}  rx ${n(p.status!.stats.rxPackets)} pkts ${n(p.status!.stats.rxBytes)} B  tx ${n(p.status!.stats.txPackets)} pkts ${n(p.status!.stats.txBytes)} B  drops ${n(p.status!.stats.txDrops)}`,
+          ...p.status!.queues.map((q, i) => `    queue ${i}: rx ${n(q.rxPackets)}  tx ${n(q.txPackets)}  drops ${n(q.txDrops)}`),
+        ]),
+      );
+      return 0;
+    }
+    case 'fdb': {
+      if (rest[0] !== 'show') throw new ApiError('invalid', `unknown command: fdb ${rest[0] ?? ''}`);
+      need(2, 'BRIDGE');
+      const rows = await client.get<FdbRow[]>(`/bridges/${encodeURIComponent(rest[1])}/fdb`);
+      out(rows, () => [' port              MAC               Age', ...rows.map((r) => ` ${r.port.padEnd(17)} ${r.mac} ${String(r.ageSeconds).padStart(5)}`)]);
+      return 0;
+    }
+    case 'pmd': {
+      const pmds = await client.get<(PmdStats & { rxQueueNames: string[] })[]>('/pmd');
+      out(pmds, () =>
+        pmds.flatMap((p) => {
+          const total = p.busyCycles + p.idleCycles || 1;
+          return [
+            `pmd thread on cpu ${p.cpu} (lcore ${p.lcore}):`,
+            `    packets received: ${n(p.packets)}`,
+            `    busy cycles: ${n(p.busyCycles)} (${((100 * p.busyCycles) / total).toFixed(1)} %)  idle cycles: ${n(p.idleCycles)} (${((100 * p.idleCycles) / total).toFixed(1)} %)`,
+            `    rx queues: ${p.rxQueueNames.join(' ') || '(none)'}`,
+          ];
+        }),
+      );
+      return 0;
+    }
+    case 'add-br': {
+      need(1, 'BRIDGE');
+      const spec = parse(BridgeSpec, { name: rest[0], ...(v['mac-aging'] !== undefined ? { macAgingSeconds: int('mac-aging', v['mac-aging']) } : {}) }, 'bridge');
+      change(await client.put(`/bridges/${encodeURIComponent(rest[0])}`, spec, dry));
+      return 0;
+    }
+    case 'del-br':
+      need(1, 'BRIDGE');
+      change(await client.delete(`/bridges/${encodeURIComponent(rest[0])}`, dry));
+      return 0;
+    case 'add-port': {
+      need(2, 'BRIDGE PORT');
+      const body: Record<string, unknown> = { bridge: rest[0], name: rest[1], type: v.type ?? 'dpdkvhostuserclient' };
+      if (v['vhost-server-path'] !== undefined) body.vhostServerPath = v['vhost-server-path'];
+      if (v.queues !== undefined) body.queues = int('queues', v.queues);
+      if (v.mac !== undefined) body.mac = v.mac;
+      parse(PortSpec, body, 'port'); // refuse here, before anything reaches the agent
+      change(await client.put(`/ports/${encodeURIComponent(rest[1])}`, body, dry));
+      return 0;
+    }
+    case 'del-port':
+      need(1, 'PORT');
+      change(await client.delete(`/ports/${encodeURIComponent(rest[0])}`, dry));
+      return 0;
+    case 'get': {
+      const s = await client.get<SettingsState>('/settings');
+      out(s, () => Object.entries(s).map(([k, val]) => `${k}: ${JSON.stringify(val)}`));
+      return 0;
+    }
+    case 'set': {
+      need(1, 'SETTING=VALUE');
+      const cur = await client.get<SettingsState>('/settings');
+      const { version, restartRequired: _r, running: _u, ...spec } = cur;
+      const next: Record<string, unknown> = { ...spec };
+      for (const kv of rest) {
+        const m = /^([A-Za-z]+)=(.*)$/.exec(kv);
+        if (!m) throw new ApiError('invalid', `invalid setting ${JSON.stringify(kv)}: write NAME=VALUE`, [{ field: kv, rule: 'must be NAME=VALUE' }]);
+        const [, k, raw] = m;
+        next[k] = k === 'pmdCpus' ? (raw ? raw.split(',').map((x) => int(k, x)) : []) : raw === 'true' ? true : raw === 'false' ? false : int(k, raw);
+      }
+      parse(SettingsSpec, next, 'settings');
+      change(await client.put('/settings', { ...next, expectedVersion: version || undefined }, dry));
+      return 0;
+    }
+    default:
+      throw new ApiError('invalid', `unknown command: ${cmd}\n${USAGE}`);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    const issues = (e as AgentError | ApiError).issues;
+    process.stderr.write(`vhostctl: ${(e as Error).message}\n`);
+    if (issues?.length && !(e as Error).message.includes(issues[0].rule)) for (const i of issues) process.stderr.write(`  ${i.field}: ${i.rule}\n`);
+    process.exit(e instanceof AgentError && e.code === 'unreachable' ? 3 : 2);
+  },
+);

@@ -1,0 +1,78 @@
+// Builds the PMD configs: which guest TX vrings each PMD polls (round-robin over PMDs) and,
+// per destination port, which guest RX vring a PMD enqueues to (its index modulo the port's
+// queue pairs, so a queue pair is fed by a fixed set of PMDs). Published RCU-style.
+#include <rte_cycles.h>
+#include "datapath.h"
+
+namespace vhn {
+
+Datapath g;
+
+uint32_t Datapath::nowSec() const { return (uint32_t)((rte_rdtsc() - tscBase) / tscHz); }
+
+// Guest RX vring for PMD `pmd` on port p, or -1 when none is enabled.
+static int pickTxVring(const Port& p, int pmd) {
+  int qps = p.nrVrings / 2;
+  if (qps <= 0) return -1;
+  int want = 2 * (pmd % qps);
+  if (p.vringEnabled[want]) return want;
+  for (int v = 0; v < p.nrVrings; v += 2)
+    if (p.vringEnabled[v]) return v;
+  return -1;
+}
+
+void Datapath::republish() {
+  const int n = (int)pmds.size();
+  if (n == 0) return;
+  std::vector<PmdConf*> next(n);
+  for (int i = 0; i < n; i++) {
+    next[i] = new PmdConf();
+    next[i]->members.resize(kMaxBridges);
+    for (int p = 0; p < kMaxPorts; p++) next[i]->tx[p] = {-1, 0, nullptr};
+  }
+  // destinations, and flood lists of the ready ports per bridge
+  for (int id = 0; id < kMaxPorts; id++) {
+    Port* p = ports[id].get();
+    if (!p || p->dying) continue;
+    for (int i = 0; i < n; i++) next[i]->tx[id].ctr = p->ctr.at(i, 0);  // drops while not ready
+    if (!p->connected()) continue;
+    for (int i = 0; i < n; i++) {
+      int v = pickTxVring(*p, i);
+      if (v < 0) continue;
+      next[i]->tx[id] = {p->vid, (uint16_t)v, p->ctr.at(i, v / 2)};
+      next[i]->members[p->bridge].push_back((uint16_t)id);
+    }
+  }
+  // sources: every enabled guest TX vring, spread round-robin
+  int rr = 0;
+  for (int id = 0; id < kMaxPorts; id++) {
+    Port* p = ports[id].get();
+    if (!p || p->dying || !p->connected()) continue;
+    Bridge* b = bridges[p->bridge].get();
+    for (int v = 1; v < p->nrVrings; v += 2) {
+      if (!p->vringEnabled[v]) continue;
+      int i = rr++ % n;
+      RxQueue q{};
+      q.vid = p->vid;
+      q.vring = (uint16_t)v;
+      q.port = (uint16_t)id;
+      q.fdb = &b->fdb;
+      q.ctr = p->ctr.at(i, v / 2);
+      q.dstPort = -1;
+      next[i]->rx.push_back(q);
+      next[i]->rxList.push_back({(uint16_t)id, (uint16_t)(v / 2)});
+    }
+  }
+  for (int i = 0; i < n; i++)
+    for (auto& q : next[i]->rx) {  // after all push_backs: member vectors no longer move
+      auto& m = next[i]->members[ports[q.port]->bridge];
+      q.members = m.data();
+      q.nMembers = (uint16_t)m.size();
+    }
+  std::vector<PmdConf*> old(n);
+  for (int i = 0; i < n; i++) old[i] = pmds[i]->conf.exchange(next[i], std::memory_order_acq_rel);
+  rcu.synchronize(qs, n);
+  for (auto* c : old) delete c;
+}
+
+}  // namespace vhn

@@ -1,0 +1,25 @@
+// Control-path operations on bridges and PMDs (ports are in port.h).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+#include "bridge.h"
+
+namespace vhn {
+
+struct PmdStatsView {
+  int cpu;
+  unsigned lcore;
+  uint64_t busyCycles, idleCycles, packets;
+  std::vector<std::pair<uint16_t, uint16_t>> rxQueues;  // (port, queue pair)
+};
+
+int createBridge();
+void destroyBridge(int bridge);
+void setFdbAging(int bridge, uint32_t seconds);
+std::vector<Fdb::Entry> fdbEntries(int bridge);
+std::vector<PmdStatsView> pmdStats();
+void setPmdMaxSleep(uint32_t us);
+
+}  // namespace vhn

@@ -1,0 +1,103 @@
+// The datapath's shared state: ports, bridges, PMD threads and the per-PMD forwarding configs.
+// Control (Node's main thread) and librte_vhost's callbacks (its own thread) change it under
+// Datapath::mu; PMDs only read immutable PmdConf snapshots published through an RCU handshake.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+#include <rte_mempool.h>
+#include "bridge.h"
+#include "limits.h"
+#include "rcu.h"
+#include "stats.h"
+
+namespace vhn {
+
+struct Port {
+  uint16_t id = 0;
+  uint16_t bridge = 0;
+  bool client = false;
+  std::string path;
+  bool started = false;  // registered with librte_vhost and started
+  bool dying = false;    // destroyPort in progress: excluded from every PMD config
+  int vid = -1;          // attached vhost device, -1 if none
+  uint16_t nrVrings = 0;
+  uint16_t maxQueuePairsSeen = 0;  // stats are kept per queue pair across reconnects
+  uint8_t vringEnabled[kMaxVrings] = {};
+  PortCounters ctr;
+  bool connected() const { return vid >= 0; }
+};
+
+// One polled guest TX vring. PMD-private: the caches are written by the PMD that owns it.
+struct alignas(64) RxQueue {
+  int vid;
+  uint16_t vring;
+  uint16_t port;
+  Fdb* fdb;
+  const uint16_t* members;  // ready ports of the bridge (flood targets)
+  uint16_t nMembers;
+  QueueCounters* ctr;       // this PMD's row, this port, this queue pair
+  // last-hit caches in front of the FDB (valid for one coarse second and one FDB generation)
+  uint64_t srcMac;
+  uint64_t dstMac;
+  uint32_t srcSec, srcGen;
+  uint32_t dstSec, dstGen;
+  int32_t dstPort;
+};
+
+// Where this PMD enqueues for each destination port.
+struct TxTarget {
+  int vid;              // -1: not ready (no device or no enabled guest RX vring)
+  uint16_t vring;       // guest RX vring = 2 * queue pair
+  QueueCounters* ctr;   // this PMD's row, that port, that queue pair
+};
+
+struct PmdConf {
+  std::vector<RxQueue> rx;
+  std::vector<std::vector<uint16_t>> members;  // per bridge id, storage behind RxQueue::members
+  TxTarget tx[kMaxPorts];
+  // for pmdStats
+  std::vector<std::pair<uint16_t, uint16_t>> rxList;  // (port, queue pair)
+};
+
+struct alignas(64) Pmd {
+  // written by the PMD, read by control
+  uint64_t busyCycles = 0, idleCycles = 0, packets = 0;
+  alignas(64) std::atomic<PmdConf*> conf{nullptr};
+  int index = 0;
+  unsigned lcore = 0;
+  int cpu = 0;
+};
+
+struct Datapath {
+  std::mutex mu;  // control + vhost callbacks; never held while calling into librte_vhost's socket API
+  bool initialised = false, shutDown = false;
+  std::string lcores;
+  rte_mempool* pool = nullptr;
+  bool iommu = false;
+  uint64_t tscHz = 1, tscBase = 0;
+
+  std::vector<std::unique_ptr<Pmd>> pmds;
+  QsCounter qs[kMaxPmds];
+  Qsbr rcu;
+  std::atomic<bool> running{false};
+  std::atomic<uint32_t> maxSleepUs{0};
+
+  std::unique_ptr<Port> ports[kMaxPorts];
+  std::unique_ptr<Bridge> bridges[kMaxBridges];
+  std::map<std::string, uint16_t> portByPath;
+  int nPorts = 0;
+
+  uint32_t nowSec() const;
+  // Recomputes every PMD's config from ports/bridges, publishes it and waits until the old
+  // ones are unused. Caller holds mu.
+  void republish();
+};
+
+extern Datapath g;
+
+}  // namespace vhn

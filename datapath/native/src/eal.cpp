@@ -1,0 +1,126 @@
+// rte_eal_init inside the agent process, the mbuf pool, and the PMD lcores.
+#include "eal.h"
+#include <cstring>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_vhost.h>
+#include "datapath.h"
+#include "errors.h"
+#include "pmd.h"
+
+namespace vhn {
+
+static std::string cpuList(const std::vector<int>& cpus) {
+  std::string s;
+  for (size_t i = 0; i < cpus.size(); i++) s += (i ? "," : "") + std::to_string(cpus[i]);
+  return s;
+}
+
+// Pool size: mbufs are only held for one burst (vhost copies on enqueue, we free at once), so
+// what matters is the per-lcore caches plus bursts in flight; 1024 ports with many queues do
+// not hold more. Scaled to the memory given, capped so -m stays the limit.
+static unsigned poolSize(uint32_t memoryMb, int pmds) {
+  const unsigned perMbuf = RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf) + 64;
+  unsigned fit = (unsigned)((uint64_t)memoryMb * 1024 * 1024 / 2 / perMbuf);  // half of -m
+  unsigned want = (unsigned)(pmds + 1) * (512 * 2 + 1024 * kBurst / 8) + 8192;
+  unsigned n = want < fit ? want : fit;
+  unsigned p = 1;
+  while (p * 2 - 1 <= n) p *= 2;  // 2^k - 1 fills the backing ring exactly
+  return p - 1;
+}
+
+InitResult ealInit(const EalOptions& o) {
+  if (g.initialised) throw std::runtime_error("init: the EAL is already initialised in this process (init may be called once)");
+  if ((int)o.pmdCpus.size() > kMaxPmds - 1)
+    throw RangeErr("init: opts.pmdCpus must list at most " + std::to_string(kMaxPmds - 1) + " CPUs");
+  // lcore 0 = Node's main thread over mainCpus; lcore i+1 = PMD i pinned to pmdCpus[i]
+  std::string lcores = "0@(" + cpuList(o.mainCpus) + ")";
+  for (size_t i = 0; i < o.pmdCpus.size(); i++) lcores += "," + std::to_string(i + 1) + "@" + std::to_string(o.pmdCpus[i]);
+
+  std::vector<std::string> args = {"vhostnet-agent", "--file-prefix=" + o.filePrefix, "--in-memory", "--no-pci",
+                                   "--no-telemetry", "--lcores=" + lcores, "--main-lcore=0",
+                                   "-m", std::to_string(o.memoryMb)};
+  if (!o.hugepages) args.push_back("--no-huge");
+  for (auto& a : o.extraArgs) args.push_back(a);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(strdup(a.c_str()));  // EAL may keep pointers into argv
+  argv.push_back(nullptr);
+  int ret = rte_eal_init((int)args.size(), argv.data());
+  if (ret < 0) {
+    int e = rte_errno;
+    throw std::runtime_error(std::string("init: rte_eal_init failed: ") + rte_strerror(e) +
+                             " (EAL arguments: " + [&] { std::string s; for (auto& a : args) s += a + " "; return s; }() + ")");
+  }
+  g.initialised = true;
+  g.lcores = lcores;
+  g.tscHz = rte_get_tsc_hz();
+  g.tscBase = rte_rdtsc() - g.tscHz * 100000ull;  // coarse clock starts far from 0: "never seen" is old
+  g.iommu = o.iommuSupport;
+  g.maxSleepUs.store(o.pmdMaxSleepUs);
+
+  const int n = (int)o.pmdCpus.size();
+  unsigned nb = poolSize(o.memoryMb, n);
+  g.pool = rte_pktmbuf_pool_create("vhostnet_mbuf", nb, 512, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+  if (!g.pool) {
+    int e = rte_errno;
+    rte_eal_cleanup();
+    g.shutDown = true;
+    throw std::runtime_error("init: cannot create the mbuf pool of " + std::to_string(nb) + " mbufs: " + rte_strerror(e) +
+                             " (raise opts.memoryMb)");
+  }
+  g.running.store(true);
+  for (int i = 0; i < n; i++) {
+    auto p = std::make_unique<Pmd>();
+    p->index = i;
+    p->lcore = (unsigned)(i + 1);
+    p->cpu = o.pmdCpus[i];
+    p->conf.store(new PmdConf());
+    g.pmds.push_back(std::move(p));
+  }
+  {
+    std::lock_guard<std::mutex> lk(g.mu);
+    g.republish();
+  }
+  for (auto& p : g.pmds) {
+    int r = rte_eal_remote_launch(pmdMain, p.get(), p->lcore);
+    if (r != 0) throw std::runtime_error("init: cannot launch PMD on lcore " + std::to_string(p->lcore) + ": " + strerror(-r));
+  }
+  return {lcores, n, g.tscHz};
+}
+
+void datapathShutdown() {
+  if (!g.initialised || g.shutDown) return;
+  g.shutDown = true;
+  g.running.store(false);
+  for (auto& p : g.pmds) rte_eal_wait_lcore(p->lcore);
+  std::vector<std::string> paths;
+  {
+    std::lock_guard<std::mutex> lk(g.mu);
+    for (auto& p : g.ports)
+      if (p && p->started) {
+        p->dying = true;
+        paths.push_back(p->path);
+      }
+  }
+  // outside the lock: unregistering calls destroy_device on this thread
+  for (auto& path : paths) rte_vhost_driver_unregister(path.c_str());
+  {
+    std::lock_guard<std::mutex> lk(g.mu);
+    for (auto& p : g.ports)
+      if (p) {
+        free(p->ctr.rows);
+        p.reset();
+      }
+    g.portByPath.clear();
+    for (auto& p : g.pmds) {
+      delete p->conf.exchange(nullptr);
+    }
+  }
+  rte_eal_cleanup();
+}
+
+}  // namespace vhn

@@ -1,0 +1,185 @@
+// The packet loop, and nothing else. Per polled vring: dequeue a burst from the guest, learn
+// the sources, find each packet's destination (last-hit cache, then the FDB), and enqueue
+// once per destination port; flooding enqueues the same mbufs to every other ready port
+// (rte_vhost_enqueue_burst copies, so no clone is needed), then all mbufs are freed in bulk.
+#include "pmd.h"
+#include <ctime>
+#include <sys/prctl.h>
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_vhost.h>
+#include "datapath.h"
+
+namespace vhn {
+
+namespace {
+
+constexpr int32_t kFlood = -1;
+constexpr int32_t kDrop = -2;
+constexpr uint32_t kEmptyPollsBeforeSleep = 64;
+
+// MACs as the 6 wire bytes loaded little-endian (one 8-byte load each).
+inline uint64_t dstMac(const uint8_t* eth) {
+  uint64_t v;
+  __builtin_memcpy(&v, eth, 8);
+  return v & 0xffffffffffffull;
+}
+inline uint64_t srcMac(const uint8_t* eth) {
+  uint64_t v;
+  __builtin_memcpy(&v, eth + 4, 8);
+  return v >> 16;
+}
+
+inline uint64_t sumBytes(rte_mbuf* const* pkts, uint16_t n) {
+  uint64_t b = 0;
+  for (uint16_t i = 0; i < n; i++) b += pkts[i]->pkt_len;
+  return b;
+}
+
+inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n) {
+  const TxTarget& t = c->tx[port];
+  if (unlikely(t.vid < 0)) {  // destination has no ready guest RX vring
+    if (t.ctr) addCounter(t.ctr->txDrops, n);
+    return;
+  }
+  uint16_t sent = rte_vhost_enqueue_burst(t.vid, t.vring, pkts, n);
+  addCounter(t.ctr->txPackets, sent);
+  addCounter(t.ctr->txBytes, sumBytes(pkts, sent));
+  if (unlikely(sent != n)) addCounter(t.ctr->txDrops, n - sent);
+}
+
+// Learns the source and returns the destination port, kFlood or kDrop.
+inline int32_t route(RxQueue& q, const rte_mbuf* m, uint32_t now) {
+  if (unlikely(m->data_len < 14)) return kDrop;  // not even an Ethernet header
+  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint64_t src = srcMac(eth), dst = dstMac(eth);
+  Fdb* f = q.fdb;
+  uint32_t gen = f->gen.load(std::memory_order_acquire);
+  if (unlikely(src != q.srcMac || now != q.srcSec || gen != q.srcGen)) {
+    if (unlikely(src & 1)) return kDrop;  // multicast source: invalid frame
+    if (!f->isCurrent(src, q.port, now)) f->learn(src, q.port, now);
+    q.srcMac = src;
+    q.srcSec = now;
+    q.srcGen = gen = f->gen.load(std::memory_order_acquire);
+  }
+  if (dst & 1) return kFlood;  // broadcast / multicast
+  if (likely(dst == q.dstMac && now == q.dstSec && gen == q.dstGen)) return q.dstPort;
+  int32_t p = f->lookup(dst, now);
+  if (p < 0) p = kFlood;
+  else if (p == q.port) p = kDrop;  // never back out of the ingress port
+  q.dstMac = dst;
+  q.dstSec = now;
+  q.dstGen = gen;
+  q.dstPort = p;
+  return p;
+}
+
+// Mixed burst: one enqueue per target port, keeping each target's packets in order.
+__attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts,
+                                         const int32_t* dst, uint16_t n) {
+  bool anyFlood = false;
+  int32_t targets[kBurst];
+  int nt = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    if (dst[i] == kFlood) { anyFlood = true; continue; }
+    if (dst[i] < 0) continue;
+    int k = 0;
+    while (k < nt && targets[k] != dst[i]) k++;
+    if (k == nt) targets[nt++] = dst[i];
+  }
+  rte_mbuf* sub[kBurst];
+  auto gather = [&](int32_t port) {
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < n; i++)
+      if (dst[i] == port || (dst[i] == kFlood)) sub[k++] = pkts[i];
+    if (k) sendTo(c, port, sub, k);
+  };
+  for (int k = 0; k < nt; k++) gather(targets[k]);
+  if (!anyFlood) return;
+  for (uint16_t j = 0; j < q.nMembers; j++) {
+    int32_t m = q.members[j];
+    if (m == q.port) continue;
+    int k = 0;
+    while (k < nt && targets[k] != m) k++;
+    if (k < nt) continue;  // already got its flood packets with its unicast ones
+    gather(m);
+  }
+}
+
+inline void flood(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
+  for (uint16_t j = 0; j < q.nMembers; j++)
+    if (q.members[j] != q.port) sendTo(c, q.members[j], pkts, n);
+}
+
+inline uint16_t pollQueue(const PmdConf* c, RxQueue& q, rte_mempool* pool, uint32_t now) {
+  rte_mbuf* pkts[kBurst];
+  int32_t dst[kBurst];
+  uint16_t n = rte_vhost_dequeue_burst(q.vid, q.vring, pool, pkts, kBurst);
+  if (n == 0) return 0;
+  addCounter(q.ctr->rxPackets, n);
+  addCounter(q.ctr->rxBytes, sumBytes(pkts, n));
+  bool same = true;
+  for (uint16_t i = 0; i < n; i++) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    dst[i] = route(q, pkts[i], now);
+    same &= dst[i] == dst[0];
+  }
+  if (likely(same)) {
+    if (dst[0] >= 0) sendTo(c, dst[0], pkts, n);
+    else if (dst[0] == kFlood) flood(c, q, pkts, n);
+  } else {
+    sendMixed(c, q, pkts, dst, n);
+  }
+  rte_pktmbuf_free_bulk(pkts, n);
+  return n;
+}
+
+}  // namespace
+
+int pmdMain(void* arg) {
+  Pmd* self = static_cast<Pmd*>(arg);
+  QsCounter& qs = g.qs[self->index];
+  rte_mempool* pool = g.pool;
+  prctl(PR_SET_TIMERSLACK, 1000UL);  // 1 us: let short back-off sleeps be short
+  uint64_t prev = rte_rdtsc();
+  uint32_t emptyPolls = 0, sleepUs = 0;
+  g.rcu.online(qs);
+  while (likely(g.running.load(std::memory_order_relaxed))) {
+    const PmdConf* c = self->conf.load(std::memory_order_acquire);
+    const uint64_t start = prev;
+    const uint32_t now = (uint32_t)((start - g.tscBase) / g.tscHz);
+    uint32_t moved = 0;
+    if (likely(c != nullptr)) {
+      RxQueue* rx = const_cast<RxQueue*>(c->rx.data());  // caches are this PMD's own
+      const size_t nrx = c->rx.size();
+      for (size_t i = 0; i < nrx; i++) moved += pollQueue(c, rx[i], pool, now);
+    }
+    g.rcu.quiescent(qs);
+    const uint64_t t = rte_rdtsc();
+    prev = t;
+    if (moved) {
+      addCounter(self->busyCycles, t - start);
+      addCounter(self->packets, moved);
+      emptyPolls = 0;
+      sleepUs = 0;
+      continue;
+    }
+    addCounter(self->idleCycles, t - start);
+    const uint32_t maxSleep = g.maxSleepUs.load(std::memory_order_relaxed);
+    if (maxSleep == 0 || ++emptyPolls < kEmptyPollsBeforeSleep) continue;
+    sleepUs = sleepUs ? (sleepUs * 2 > maxSleep ? maxSleep : sleepUs * 2) : 1;
+    g.rcu.offline(qs);  // holds no config while asleep: control need not wait for it
+    timespec ts{0, (long)sleepUs * 1000};
+    nanosleep(&ts, nullptr);
+    g.rcu.online(qs);
+    const uint64_t w = rte_rdtsc();
+    addCounter(self->idleCycles, w - prev);
+    prev = w;
+  }
+  g.rcu.offline(qs);
+  return 0;
+}
+
+}  // namespace vhn

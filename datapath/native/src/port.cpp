@@ -1,0 +1,231 @@
+// vhost-user ports. librte_vhost calls new_device / destroy_device / vring_state_changed on
+// its own thread; they only record the device's state and republish the PMD configs (and
+// destroy_device returns only once no PMD can still use the vid). librte_vhost's socket API
+// is never called with Datapath::mu held: unregistering calls destroy_device synchronously.
+#include "port.h"
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <rte_vhost.h>
+#include "datapath.h"
+#include "errors.h"
+
+namespace vhn {
+
+namespace {
+
+Port* portOfVid(int vid) {  // caller holds mu
+  char name[PATH_MAX];
+  if (rte_vhost_get_ifname(vid, name, sizeof name) != 0) return nullptr;
+  auto it = g.portByPath.find(name);
+  return it == g.portByPath.end() ? nullptr : g.ports[it->second].get();
+}
+
+int onNewDevice(int vid) {
+  std::lock_guard<std::mutex> lk(g.mu);
+  Port* p = portOfVid(vid);
+  if (!p) return -1;
+  p->vid = vid;
+  p->nrVrings = rte_vhost_get_vring_num(vid);
+  if (p->nrVrings > kMaxVrings) p->nrVrings = kMaxVrings;
+  if (p->nrVrings / 2 > p->maxQueuePairsSeen) p->maxQueuePairsSeen = p->nrVrings / 2;
+  // We poll: ask the guest not to kick us (a kick is a syscall per burst on the guest side).
+  for (uint16_t v = 0; v < p->nrVrings; v++) rte_vhost_enable_guest_notification(vid, v, 0);
+  g.republish();
+  return 0;
+}
+
+void onDestroyDevice(int vid) {
+  std::lock_guard<std::mutex> lk(g.mu);
+  Port* p = portOfVid(vid);
+  if (!p || p->vid != vid) return;
+  p->vid = -1;
+  p->nrVrings = 0;
+  memset(p->vringEnabled, 0, sizeof p->vringEnabled);
+  g.republish();  // waits for the PMDs: librte_vhost frees the device after we return
+}
+
+int onVringStateChanged(int vid, uint16_t vring, int enable) {
+  std::lock_guard<std::mutex> lk(g.mu);
+  Port* p = portOfVid(vid);
+  if (!p || vring >= kMaxVrings) return 0;
+  p->vringEnabled[vring] = enable ? 1 : 0;
+  if (p->vid == vid) {
+    uint16_t nr = rte_vhost_get_vring_num(vid);
+    p->nrVrings = nr > kMaxVrings ? kMaxVrings : nr;
+    if (p->nrVrings / 2 > p->maxQueuePairsSeen) p->maxQueuePairsSeen = p->nrVrings / 2;
+    g.republish();
+  }
+  return 0;
+}
+
+const rte_vhost_device_ops kOps = {
+    .new_device = onNewDevice,
+    .destroy_device = onDestroyDevice,
+    .vring_state_changed = onVringStateChanged,
+    .features_changed = nullptr,
+    .new_connection = nullptr,
+    .destroy_connection = nullptr,
+    .guest_notified = nullptr,
+    .reserved = {},
+};
+
+std::string errnoText(int e) { return std::string(strerror(e)); }
+
+// Server mode: a leftover socket nobody listens on is removed; anything else at path is an error.
+void prepareServerPath(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) throw std::runtime_error("createPort: spec.path: cannot stat " + path + ": " + errnoText(errno));
+    std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    if (!dir.empty() && access(dir.c_str(), W_OK) != 0)
+      throw std::runtime_error("createPort: spec.path: directory " + dir + " is not writable: " + errnoText(errno));
+    return;
+  }
+  if (!S_ISSOCK(st.st_mode)) throw std::runtime_error("createPort: spec.path: " + path + " exists and is not a socket");
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  bool live = connect(fd, (sockaddr*)&a, sizeof a) == 0;
+  close(fd);
+  if (live) throw std::runtime_error("createPort: spec.path: " + path + " is a socket another process listens on");
+  unlink(path.c_str());
+}
+
+Port* getPort(int id, const char* fn) {
+  if (id < 0 || id >= kMaxPorts || !g.ports[id] || g.ports[id]->dying)
+    throw RangeErr(std::string(fn) + ": port " + std::to_string(id) + " does not exist");
+  return g.ports[id].get();
+}
+
+}  // namespace
+
+int createPort(int bridge, bool client, const std::string& path) {
+  if (path.empty() || path.size() >= sizeof(sockaddr_un::sun_path))
+    throw RangeErr("createPort: spec.path must be 1.." + std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes long");
+  int id = -1;
+  {
+    std::lock_guard<std::mutex> lk(g.mu);
+    if (bridge < 0 || bridge >= kMaxBridges || !g.bridges[bridge])
+      throw RangeErr("createPort: spec.bridge: bridge " + std::to_string(bridge) + " does not exist");
+    auto it = g.portByPath.find(path);
+    if (it != g.portByPath.end())
+      throw RangeErr("createPort: spec.path: " + path + " is already used by port " + std::to_string(it->second));
+    for (int i = 0; i < kMaxPorts; i++)
+      if (!g.ports[i]) { id = i; break; }
+    if (id < 0) throw RangeErr("createPort: too many ports (librte_vhost allows at most " + std::to_string(kMaxPorts) + ")");
+    if (!client) prepareServerPath(path);
+    auto p = std::make_unique<Port>();
+    p->id = (uint16_t)id;
+    p->bridge = (uint16_t)bridge;
+    p->client = client;
+    p->path = path;
+    p->ctr.pmds = (int)g.pmds.size();
+    size_t bytes = sizeof(QueueCounters) * kMaxQueuePairs * (size_t)std::max(1, p->ctr.pmds);
+    p->ctr.rows = static_cast<QueueCounters*>(aligned_alloc(64, bytes));
+    if (!p->ctr.rows) throw std::runtime_error("createPort: out of memory for counters");
+    memset(p->ctr.rows, 0, bytes);
+    g.ports[id] = std::move(p);
+    g.portByPath[path] = (uint16_t)id;
+    g.bridges[bridge]->ports.push_back((uint16_t)id);
+    g.nPorts++;
+  }
+  auto undo = [&] {
+    std::lock_guard<std::mutex> lk(g.mu);
+    auto& ps = g.bridges[bridge]->ports;
+    for (size_t i = 0; i < ps.size(); i++)
+      if (ps[i] == id) { ps.erase(ps.begin() + i); break; }
+    g.portByPath.erase(path);
+    free(g.ports[id]->ctr.rows);
+    g.ports[id].reset();
+    g.nPorts--;
+  };
+  // client: librte_vhost reconnects by default (waits for a missing socket, follows restarts)
+  uint64_t flags = client ? RTE_VHOST_USER_CLIENT : 0;
+  if (g.iommu) flags |= RTE_VHOST_USER_IOMMU_SUPPORT;
+  if (rte_vhost_driver_register(path.c_str(), flags) != 0) {
+    undo();
+    throw std::runtime_error("createPort: rte_vhost_driver_register(" + path + ") failed (see the EAL log)");
+  }
+  if (rte_vhost_driver_callback_register(path.c_str(), &kOps) != 0 || rte_vhost_driver_start(path.c_str()) != 0) {
+    int e = errno;
+    rte_vhost_driver_unregister(path.c_str());
+    undo();
+    throw std::runtime_error("createPort: cannot start vhost-user socket " + path + ": " + errnoText(e));
+  }
+  std::lock_guard<std::mutex> lk(g.mu);
+  g.ports[id]->started = true;
+  return id;
+}
+
+void destroyPort(int id) {
+  std::string path;
+  bool started;
+  {
+    std::lock_guard<std::mutex> lk(g.mu);
+    Port* p = getPort(id, "destroyPort");
+    p->dying = true;
+    path = p->path;
+    started = p->started;
+    g.republish();  // from here on no PMD polls it or sends to it
+  }
+  if (started) rte_vhost_driver_unregister(path.c_str());  // may call onDestroyDevice
+  std::lock_guard<std::mutex> lk(g.mu);
+  Port* p = g.ports[id].get();
+  Bridge* b = g.bridges[p->bridge].get();
+  auto& ps = b->ports;
+  for (size_t i = 0; i < ps.size(); i++)
+    if (ps[i] == id) { ps.erase(ps.begin() + i); break; }
+  b->fdb.flushPort((uint16_t)id);
+  g.portByPath.erase(path);
+  free(p->ctr.rows);
+  g.ports[id].reset();
+  g.nPorts--;
+}
+
+PortInfoView portInfo(int id) {
+  std::lock_guard<std::mutex> lk(g.mu);
+  Port* p = getPort(id, "portInfo");
+  PortInfoView v;
+  v.connected = p->connected();
+  if (p->started) {
+    if (p->client) v.socketReady = true;
+    else {
+      struct stat st;
+      v.socketReady = stat(p->path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+    }
+  }
+  rte_vhost_driver_get_features(p->path.c_str(), &v.offered);
+  if (p->connected()) {
+    v.vringsTotal = p->nrVrings;
+    for (int i = 0; i < p->nrVrings; i++) v.vringsEnabled += p->vringEnabled[i];
+    v.queuePairs = p->nrVrings / 2;
+    rte_vhost_get_negotiated_features(p->vid, &v.negotiated);
+  }
+  int nq = std::max<int>(std::max<int>(v.queuePairs, p->maxQueuePairsSeen), 1);  // qp 0 holds drops while never connected
+  v.queues.resize(nq);
+  for (int pmd = 0; pmd < p->ctr.pmds; pmd++)
+    for (int q = 0; q < nq; q++) {
+      const QueueCounters* c = p->ctr.at(pmd, q);
+      PortStatsView& s = v.queues[q];
+      s.rxPackets += readCounter(c->rxPackets);
+      s.rxBytes += readCounter(c->rxBytes);
+      s.txPackets += readCounter(c->txPackets);
+      s.txBytes += readCounter(c->txBytes);
+      s.txDrops += readCounter(c->txDrops);
+    }
+  for (auto& s : v.queues) {
+    v.total.rxPackets += s.rxPackets;
+    v.total.rxBytes += s.rxBytes;
+    v.total.txPackets += s.txPackets;
+    v.total.txBytes += s.txBytes;
+    v.total.txDrops += s.txDrops;
+  }
+  return v;
+}
+
+}  // namespace vhn

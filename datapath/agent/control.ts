@@ -31,6 +31,8 @@ export interface ControlOptions {
   allowedSocketDirs: string[];
   /** Group that QEMU runs as: socket directories and server sockets get it, mode 0770/0660. */
   socketGid?: number;
+  /** Where change records go (stderr by default). */
+  log?: (msg: string) => void;
 }
 
 /** What the running datapath took at start; changes to these wait for a restart. */
@@ -383,7 +385,8 @@ export class Control {
   }
 
   private log(msg: string): void {
-    process.stderr.write(`vhostnet-agent: ${msg}\n`);
+    if (this.opts.log) this.opts.log(msg);
+    else process.stderr.write(`vhostnet-agent: ${msg}\n`);
   }
 }
 

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# All set-up on a fresh Debian machine, idempotent and quick when everything is already there:
+# apt packages, hugepages, Node 24, npm ci, the TypeScript build, the native addon, the
+# Pulumi engine (built from Go modules) and the test guests' kernel and initramfs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/versions.sh
+say() { printf 'setup: %s\n' "$*"; }
+
+APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 qemu-system-x86 qemu-utils
+  openvswitch-switch-dpdk busybox-static cpio libvirt-clients openssh-server linux-perf iproute2 procps)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2 MiB hugepages for the datapath, the test guests and the benchmark's anchors.
+want_pages=${VHOSTNET_HUGEPAGES:-1536}
+if (($(cat /proc/sys/vm/nr_hugepages) < want_pages)); then
+  echo "$want_pages" >/proc/sys/vm/nr_hugepages
+  say "hugepages: $(cat /proc/sys/vm/nr_hugepages) x 2 MiB reserved"
+fi
+mkdir -p /dev/hugepages
+mountpoint -q /dev/hugepages || mount -t hugetlbfs hugetlbfs /dev/hugepages
+
+bash scripts/install-node.sh >/dev/null
+export PATH="$NODE_DIR/bin:$PWD/node_modules/.bin:$PATH"
+
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+if [[ ! -f node_modules/.vhostnet-lock && ! -d node_modules ]] || [[ "$(cat node_modules/.vhostnet-lock 2>/dev/null)" != "$lock_hash" ]]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >node_modules/.vhostnet-lock
+fi
+
+tsc -p tsconfig.json
+bash scripts/build-native.sh
+[[ ${VHOSTNET_SKIP_PULUMI:-} == 1 ]] || bash scripts/install-pulumi.sh
+[[ ${VHOSTNET_SKIP_GUEST:-} == 1 || ! -f scripts/build-guest-image.sh ]] || bash scripts/build-guest-image.sh >/dev/null
+say "ready"

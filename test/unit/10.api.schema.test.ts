@@ -1,0 +1,57 @@
+import { strict as assert } from 'node:assert';
+import { BridgeSpec, PortSpec, SettingsSpec, fieldIssues } from '../../datapath/api';
+
+function refusal(schema: { safeParse(x: unknown): { success: boolean; error?: unknown } }, input: unknown) {
+  const r = schema.safeParse(input);
+  assert.equal(r.success, false, `expected ${JSON.stringify(input)} to be refused`);
+  return fieldIssues(r.error as never);
+}
+
+const client = { name: 'p0', bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: '/tmp/vhost/p0.sock' };
+
+describe('10 API schema: what a user may ask for', () => {
+  it('takes the guide quick example port and fills defaults', () => {
+    const p = PortSpec.parse(client);
+    assert.equal(p.queues, 1);
+    assert.equal(p.vhostServerPath, '/tmp/vhost/p0.sock');
+  });
+  for (const [what, name, rule] of [
+    ['a slash', 'a/b', "'/'"],
+    ['a backslash', 'a\\b', "'/'"],
+    ['dot-dot', '..', 'must start with a letter or digit'],
+    ['NUL', 'a\0b', 'NUL'],
+    ['300 characters', 'x'.repeat(300), 'at most 64'],
+    ['nothing', '', 'must not be empty'],
+  ] as const) {
+    it(`refuses a port name with ${what}, naming the field and the rule`, () => {
+      const issues = refusal(PortSpec, { ...client, name });
+      assert.ok(issues.some((i) => i.field === 'name' && i.rule.includes(rule)), JSON.stringify(issues));
+    });
+  }
+  it('refuses multicast and malformed MACs', () => {
+    assert.ok(refusal(PortSpec, { ...client, mac: '01:00:5e:00:00:01' }).some((i) => i.field === 'mac' && /unicast/.test(i.rule)));
+    assert.ok(refusal(PortSpec, { ...client, mac: '02:00:00:00:00' }).some((i) => i.field === 'mac'));
+  });
+  it('refuses queues of 0, negative, too many, and numbers as strings', () => {
+    for (const q of [0, -1, 17, '2', 1.5]) assert.ok(refusal(PortSpec, { ...client, queues: q }).some((i) => i.field === 'queues'), String(q));
+  });
+  it('refuses n_rxq with the guide\'s reason', () => {
+    const issues = refusal(PortSpec, { ...client, nRxq: 2 });
+    assert.ok(issues.some((i) => i.field === 'nRxq' && /negotiated with the guest/.test(i.rule)));
+  });
+  it('refuses unknown fields by name', () => {
+    assert.deepEqual(refusal(BridgeSpec, { name: 'br0', colour: 'red' }), [{ field: 'colour', rule: 'is not a known field' }]);
+  });
+  it('needs a socket path for client ports and refuses one for server ports', () => {
+    assert.ok(refusal(PortSpec, { name: 'p', bridge: 'b', type: 'dpdkvhostuserclient' }).some((i) => i.field === 'vhostServerPath'));
+    assert.ok(refusal(PortSpec, { name: 'p', bridge: 'b', type: 'dpdkvhostuser', vhostServerPath: '/tmp/x' }).some((i) => i.field === 'vhostServerPath'));
+  });
+  it('refuses relative, dotted and over-long socket paths', () => {
+    for (const p of ['tmp/x', '/tmp/../etc/x', '/tmp/' + 'x'.repeat(120)])
+      assert.ok(refusal(PortSpec, { ...client, vhostServerPath: p }).some((i) => i.field === 'vhostServerPath'), p);
+  });
+  it('refuses a vhost-sock-dir that escapes the run dir', () => {
+    assert.ok(refusal(SettingsSpec, { vhostSockDir: '../etc' }).some((i) => i.field === 'vhostSockDir'));
+    assert.ok(refusal(SettingsSpec, { vhostSockDir: '/etc' }).some((i) => i.field === 'vhostSockDir'));
+  });
+});

@@ -54,7 +54,7 @@ const NAME_RE = /^[A-Za-z0-9_-]{1,32}$/;
 const QUEUE_SIZE = 1024;
 // Largest number of frames one tx_first round sends; well below QUEUE_SIZE so the
 // sender's own, momentarily unpolled, ports cannot overflow.
-const SEND_CHUNK = 256;
+const SEND_CHUNK = 512;
 const MAX_BURST = 32;
 const START_TIMEOUT_MS = 30_000;
 const CMD_TIMEOUT_MS = 20_000;
@@ -279,6 +279,8 @@ export class TestpmdGuest {
    * round makes up the difference, so the transmitted total is exact.
    * With queues > 1 every queue sends the same burst, so count must be a multiple
    * of queues and frames are spread evenly across queues.
+   * Only this guest is settled: a receiving guest in another process should call
+   * its own settle() before reading counters.
    */
   async send(port: number, dstMac: string, count: number, frameBytes = 64): Promise<void> {
     const w = 'TestpmdGuest.send';

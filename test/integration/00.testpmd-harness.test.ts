@@ -53,6 +53,7 @@ describe('TestpmdGuest harness (testpmd vhost switch)', function () {
   let dir: string;
   let sw: Switch | undefined;
   let guest: TestpmdGuest | undefined;
+  let second: TestpmdGuest | undefined;
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-harness-'));
@@ -136,6 +137,31 @@ describe('TestpmdGuest harness (testpmd vhost switch)', function () {
     assert.equal(p0.txPackets, 1000);
     assert.equal(p1.rxPackets, 1000);
     assert.equal(p0.rxPackets, 0);
+  });
+
+  it('two guests: one port each, frames cross processes exactly', async () => {
+    sw = startSwitch(dir, '', 1);
+    await waitFor(() => fs.existsSync(path.join(dir, 'S0')) && fs.existsSync(path.join(dir, 'S1')), 20_000, 'switch sockets');
+    guest = await TestpmdGuest.start({ name: 'hguesta', ports: [{ path: path.join(dir, 'S0'), server: false, mac: MAC0 }], logDir: dir });
+    try {
+      second = await TestpmdGuest.start({ name: 'hguestb', ports: [{ path: path.join(dir, 'S1'), server: false, mac: MAC1 }], logDir: dir });
+      await guest.waitLinkUp(0, 20_000);
+      await second.waitLinkUp(0, 20_000);
+      await guest.clearCounters();
+      await second.clearCounters();
+      await guest.send(0, MAC1, 5000, 256);
+      await second.settle();
+      const [a] = await guest.counters();
+      const [b] = await second.counters();
+      assert.equal(a.txPackets, 5000);
+      assert.equal(b.rxPackets, 5000);
+      assert.equal(b.rxBytes, 5000 * 256);
+      assert.equal(a.rxPackets, 0);
+      assert.equal(b.txPackets, 0);
+    } finally {
+      await second?.stop();
+      second = undefined;
+    }
   });
 
   it('rejects bad input naming the field and the rule', async () => {

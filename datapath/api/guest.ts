@@ -2,6 +2,7 @@
 // Shared contract between the Pulumi provider, the agent's HTTP API and vhostctl.
 // Every rule carries its reason so an error names the field and the rule it broke.
 import { z } from "zod";
+import { Mac, QueuePairs, SocketPath } from "./fields";
 
 /** QEMU ids (chardev/netdev) are derived from names, so names use QEMU's id alphabet. */
 const nameRule = z
@@ -18,18 +19,6 @@ const absPath = z
   .refine((p) => p.startsWith("/"), { message: "must be an absolute path" })
   .refine((p) => !/[\0\n\r]/.test(p), { message: "must not contain NUL or newline characters" });
 
-/** sun_path is 108 bytes including the terminating NUL. */
-const socketPath = absPath.refine((p) => Buffer.byteLength(p) <= 107, {
-  message: "must be at most 107 bytes (unix socket path limit)",
-});
-
-const mac = z
-  .string()
-  .regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i, { message: "must be a MAC address like 52:54:00:12:34:56" })
-  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, {
-    message: "must be a unicast address (low bit of the first octet clear)",
-  });
-
 const cpuList = z
   .array(z.number().int({ message: "must be an integer CPU number" }).min(0, { message: "must be >= 0" }).max(4095, { message: "must be <= 4095" }))
   .min(1, { message: "must list at least one CPU" });
@@ -37,16 +26,17 @@ const cpuList = z
 export const GuestNicSpec = z.object({
   name: nameRule,
   /** The vhost-user socket of the datapath port this NIC plugs into. */
-  socketPath,
+  socketPath: SocketPath,
   /**
    * The datapath port's mode, as OVS names it: "client" (dpdkvhostuserclient: the datapath
    * connects, QEMU is the socket server; recommended) or "server" (dpdkvhostuser, deprecated:
    * the datapath listens, QEMU connects).
    */
   portMode: z.enum(["client", "server"], { message: "must be 'client' or 'server'" }).default("client"),
-  mac,
+  /** Lower-cased on parse. */
+  mac: Mac,
   /** Queue pairs; >1 enables multiqueue (mq=on, vectors=2q+2). */
-  queues: z.number().int({ message: "must be an integer" }).min(1, { message: "must be >= 1" }).max(16, { message: "must be <= 16" }).default(1),
+  queues: QueuePairs.default(1),
   /** Mergeable Rx buffers; unset: QEMU's default, or on when dpdkGuest. */
   mrgRxbuf: z.boolean({ message: "must be a boolean" }).optional(),
   /** vhost IOMMU (iommu_platform, ats, intel-iommu); needs QEMU >= 2.9.1 and machine q35. */

@@ -79,6 +79,7 @@ function validateStart(opts: TestpmdGuestOptions): number {
   if (opts.cpus !== undefined && !/^[0-9@,()\-]+$/.test(opts.cpus)) fail(w, 'cpus', 'must be an EAL --lcores list like 0@0,1@0', opts.cpus);
   if (opts.memMb !== undefined && (!Number.isInteger(opts.memMb) || opts.memMb < 64 || opts.memMb > 4096)) fail(w, 'memMb', 'must be an integer from 64 to 4096', opts.memMb);
   const queues = opts.ports[0]?.queues ?? 1;
+  if (Number.isInteger(queues) && opts.ports.length * queues > 16) fail(w, 'ports', 'must have at most 16 queues in total (ports x queues) to fit the mbuf pool in memMb', opts.ports.length * queues);
   opts.ports.forEach((p, i) => {
     const f = `ports[${i}]`;
     // sun_path holds 108 bytes including the NUL.
@@ -161,30 +162,31 @@ export class TestpmdGuest {
       '--vdev',
       `net_virtio_user${i},path=${p.path},mac=${p.mac},queues=${queues},queue_size=${QUEUE_SIZE}${p.server ? ',server=1' : ''}`,
     ]);
+    // Enough mbufs to fill every rx ring (QUEUE_SIZE each) twice over, plus tx bursts.
+    const mbufs = opts.ports.length * queues * QUEUE_SIZE * 2 + 8192;
     const args = [
       // testpmd's printf output is block-buffered on a pipe; line buffering lets
       // each command's output arrive before the next prompt.
-      '-oL', 'dpdk-testpmd',
+      'stdbuf', '-oL', 'dpdk-testpmd',
       '--no-pci', `--file-prefix=${opts.name}`, '--lcores', opts.cpus ?? '0@0,1@0',
       // Hugepage memory via memfd in one segment file: shareable with the vhost
       // switch (fd per region, few regions) and leaves no files behind.
       '-m', String(opts.memMb ?? 256), '--in-memory', '--single-file-segments',
       ...vdevs,
-      '--', '-i', '--total-num-mbufs=16384',
+      '--', '-i', `--total-num-mbufs=${mbufs}`,
       ...(queues > 1 ? [`--rxq=${queues}`, `--txq=${queues}`] : []),
     ];
-    log.write(`# stdbuf ${args.join(' ')}\n`);
-    const proc = spawn('stdbuf', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    log.write(`# ${args.join(' ')}\n`);
+    // stderr joins stdout in one pipe so error messages (e.g. "Bad arguments")
+    // stay in order with the prompt and are part of cmd()'s output.
+    const proc = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
     if (proc.pid === undefined) throw new Error('TestpmdGuest.start: could not spawn stdbuf dpdk-testpmd');
     const guest = new TestpmdGuest(proc, opts.ports, queues, logFile);
-    const onData = (d: Buffer) => {
+    proc.stdout!.on('data', (d: Buffer) => {
       log.write(d);
       guest.out += d.toString('latin1');
       guest.onOutput?.();
-    };
-    proc.stdout!.on('data', onData);
-    // stderr carries EAL/driver logs: logged, not part of command output.
-    proc.stderr!.on('data', (d: Buffer) => log.write(d));
+    });
     proc.stdin!.on('error', () => { /* the process died; exit handling reports it */ });
     proc.on('exit', (code, sig) => {
       log.write(`\n# exited code=${code} signal=${sig}\n`);

@@ -116,6 +116,13 @@ describe('TestpmdGuest harness (testpmd vhost switch)', function () {
     assert.equal(q0.rxPackets, 778);
     assert.equal(q0.rxBytes, 778 * 128);
     assert.equal(q1.rxPackets, 0);
+
+    // Raw commands return their output, error messages included.
+    assert.match(await g.cmd('set fwd nosuchmode'), /Bad arguments/);
+    assert.equal(fs.readFileSync(`/proc/${g.pid}/comm`, 'utf8').trim(), 'dpdk-testpmd');
+    await g.stop();
+    await g.stop(); // idempotent
+    assert.equal(fs.existsSync(`/proc/${g.pid}`), false);
   });
 
   it('queues=2: sends on both queues and counts per queue', async () => {

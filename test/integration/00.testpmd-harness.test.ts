@@ -156,8 +156,10 @@ describe('TestpmdGuest harness (testpmd vhost switch)', function () {
       await second.waitLinkUp(0, 20_000);
       await guest.clearCounters();
       await second.clearCounters();
+      const t0 = Date.now();
       await guest.send(0, MAC1, 5000, 256);
       await second.settle();
+      console.log(`    send(5000 x 256 B) to another guest + settle took ${Date.now() - t0} ms`);
       const [a] = await guest.counters();
       const [b] = await second.counters();
       assert.equal(a.txPackets, 5000);

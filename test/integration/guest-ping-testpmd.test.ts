@@ -94,7 +94,7 @@ for (const portMode of ["client", "server"] as const) {
       assert.equal(a.accel, "tcg");
       assert.ok(a.notes.some((n) => n.includes("vectors=0")), "TCG note about vectors=0");
       const wantServer = portMode === "client";
-      assert.equal(a.command.some((x) => x.includes(",server=on") && x.includes("chr-eth0")), wantServer);
+      assert.equal(a.command.some((x) => x.includes(",server=on") && x.includes("char-eth0")), wantServer);
       if (portMode === "client") {
         // Client ports: QEMU is the server; the switch connects (and retries until QEMU listens).
         testpmd = startTestpmd(dir, `vgsw${process.pid}c`, true);

@@ -1,6 +1,7 @@
 // Builds QEMU's argv for a GuestVM, following the OVS-DPDK "vHost User Ports" guide.
 // The argv is an array built from validated fields and is exec'd directly: never a shell.
 import type { GuestSpec, GuestNicSpec } from "../../api/guest";
+import { qemuNicArgs } from "../../api/qemu-nic";
 import type { AccelChoice } from "./accel";
 import type { GuestPaths } from "./paths";
 
@@ -25,7 +26,7 @@ export function qemuOptValue(v: string): string {
 }
 
 export function chardevId(nic: Pick<GuestNicSpec, "name">): string {
-  return `chr-${nic.name}`;
+  return `char-${nic.name}`; // as qemuNicArgs names it
 }
 export function netdevId(nic: Pick<GuestNicSpec, "name">): string {
   return `net-${nic.name}`;
@@ -91,18 +92,19 @@ export function buildQemuArgv(spec: GuestSpec, ctx: QemuArgvContext): QemuComman
     notes.push("dpdkGuest: mrg_rxbuf=on on every NIC (virtio vectorized-Rx bug)");
   }
   for (const nic of spec.nics) {
+    // The same NIC arguments the port's outputs show (api/qemu-nic), so the two never disagree.
     // Client port: the datapath connects, so QEMU is the server. Server port (deprecated): QEMU connects.
-    const server = nic.portMode === "client" ? ",server=on" : "";
-    a.push("-chardev", `socket,id=${chardevId(nic)},path=${qemuOptValue(nic.socketPath)}${server}`);
-    a.push("-netdev", `type=vhost-user,id=${netdevId(nic)},chardev=${chardevId(nic)},vhostforce=on${nic.queues > 1 ? `,queues=${nic.queues}` : ""}`);
-    let dev = `virtio-net-pci,mac=${nic.mac.toLowerCase()},netdev=${netdevId(nic)}`;
-    if (nic.queues > 1) dev += ",mq=on";
-    if (tcg) dev += ",vectors=0";
-    else if (nic.queues > 1) dev += `,vectors=${2 * nic.queues + 2}`;
-    const mrg = mrgRxbufFor(spec, nic);
-    if (mrg !== undefined) dev += `,mrg_rxbuf=${mrg ? "on" : "off"}`;
-    if (nic.iommu) dev += ",iommu_platform=on,ats=on";
-    a.push("-device", dev);
+    const nicArgs = qemuNicArgs({
+      id: nic.name,
+      socketPath: qemuOptValue(nic.socketPath),
+      qemuIsServer: nic.portMode === "client",
+      mac: nic.mac.toLowerCase(),
+      queues: nic.queues,
+      mrgRxbuf: mrgRxbufFor(spec, nic),
+      vectors: tcg ? 0 : undefined,
+    });
+    if (nic.iommu) nicArgs[nicArgs.length - 1] += ",iommu_platform=on,ats=on";
+    a.push(...nicArgs);
   }
 
   return { binary: ctx.qemuBinary ?? "qemu-system-x86_64", argv: a, notes };

@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { spawn, ChildProcess } from "node:child_process";
+import { spawn, execFileSync, ChildProcess } from "node:child_process";
 import { GuestSupervisor, GuestStatus } from "../../datapath/agent/guest/supervisor";
 import { ensureHugepages, pingReplies, testGuestSpec, waitForConsole } from "../helpers/qemu-guest";
 import { guestImage } from "../helpers/guest-image";
@@ -172,6 +172,36 @@ describe("guest supervisor lifecycle (real QEMU, no NICs)", function () {
     assert.notEqual(again.pid, r.pid);
     const s = await sup.stop("c");
     assert.equal(s.state, "stopped");
+  });
+
+  it("a guest outlives the agent process that started it; the next agent adopts it and sees it die", async function () {
+    const stateDir = path.join(dir, "g");
+    const spec = testGuestSpec({ name: "o", ip: `${A_IP}/24`, nics: [] });
+    // A separate Node process plays the first agent: starts the guest, then exits.
+    const agent = `
+      const { GuestSupervisor } = require(${JSON.stringify(path.resolve(__dirname, "../../datapath/agent/guest/supervisor.js"))});
+      (async () => {
+        const s = new GuestSupervisor({ stateDir: ${JSON.stringify(stateDir)} });
+        await s.start(${JSON.stringify(spec)});
+        const r = await s.waitRunning("o", 30000);
+        s.detach();
+        console.log(r.pid);
+        process.exit(0);
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const pid = Number(execFileSync(process.execPath, ["-e", agent], { encoding: "utf8", timeout: 60_000 }).trim());
+    assert.ok(pid > 0 && !processGone(pid), "QEMU still runs after its agent exited");
+    const found = await sup.adopt();
+    assert.deepEqual(found.map((s) => [s.name, s.pid]), [["o", pid]]);
+    const r = await sup.waitRunning("o", 15_000);
+    assert.equal(r.adopted, true);
+    await waitForConsole(r.paths.consoleLog, /VHOSTNET-HEARTBEAT/, 30_000);
+    // Not our child: the supervisor learns of its death from QMP closing / polling /proc.
+    const crashed = new Promise<GuestStatus>((res) => sup.once("crashed", res));
+    process.kill(pid, "SIGKILL");
+    const c = await crashed;
+    assert.match(c.exitReason ?? "", /exit status unknown/);
+    assert.ok((c.lastConsoleLines ?? []).some((l) => l.includes("VHOSTNET-HEARTBEAT")));
+    assert.equal(sup.status("o")?.state, "crashed", "restartPolicy never: stays crashed");
   });
 
   it("pins vCPU and emulator threads (query-cpus-fast thread ids + taskset)", async function () {

@@ -139,14 +139,13 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
       if (!res.headersSent) send(res, HTTP_STATUS[err.code], err.toBody());
     }
   };
+  // Slow-loris: a client gets 5 s for its headers and 10 s for the whole request. Node only
+  // enforces these when it sweeps its connections (every 30 s by default), so sweep every second.
+  const limits = { headersTimeout: 5000, requestTimeout: 10000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 };
   const server =
     tcp && opts.tlsCert
-      ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey!) }, handle)
-      : http.createServer(handle);
-  // Slow-loris: a client gets 5 s for its headers and 10 s for the whole request.
-  server.headersTimeout = 5000;
-  server.requestTimeout = 10000;
-  server.keepAliveTimeout = 5000;
+      ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey!), ...limits }, handle)
+      : http.createServer(limits, handle);
   return server;
 }
 

@@ -1,0 +1,221 @@
+// What the dynamic providers do, one table of operations per resource kind (as OVS has one
+// per port class). This module runs inside the engine's dynamic-provider host, which loads it
+// by absolute path (see ./load.ts): the serialized providers capture nothing but that path.
+// It imports the API contract and the HTTP client only: never native code.
+import type * as dynamic from '@pulumi/pulumi/dynamic';
+import {
+  AgentClient,
+  AgentError,
+  BridgeSpec,
+  DEFAULT_SOCKET,
+  PortSpec,
+  SettingsSpec,
+  fieldIssues,
+  queryString,
+  type ChangeResult,
+  type PortState,
+  type SettingsState,
+} from '../datapath/api';
+import type { z } from 'zod';
+
+export type Kind = 'bridge' | 'clientPort' | 'serverPort' | 'settings';
+
+/** Inputs every resource carries besides its own fields. */
+interface Common {
+  agentEndpoint?: string;
+  agentToken?: string;
+  agentCaCert?: string;
+  owner?: string;
+}
+
+type Props = Record<string, unknown> & Common;
+
+interface KindOps {
+  schema: z.ZodType;
+  /** The agent's path for the object. */
+  path(p: Props): string;
+  /** The spec sent to the agent, from the resource's properties. */
+  spec(p: Props): Record<string, unknown>;
+  /** Properties that cannot change in place. */
+  replaceOn: string[];
+  /** Outputs from the agent's answer. */
+  outputs(obj: Record<string, unknown>): Record<string, unknown>;
+  /** A kind that exists once per agent is never created or deleted, only set. */
+  singleton?: boolean;
+}
+
+const portOutputs = (o: Record<string, unknown>) => {
+  const p = o as unknown as PortState;
+  return { socketPath: p.socketPath, macAddress: p.mac, qemuArgs: p.qemuArgs, link: p.status?.link ?? 'down', linkReason: p.status?.reason ?? '', version: p.version };
+};
+
+const OPS: Record<Kind, KindOps> = {
+  bridge: {
+    schema: BridgeSpec,
+    path: (p) => `/bridges/${encodeURIComponent(String(p.name))}`,
+    spec: (p) => pick(p, ['name', 'macAgingSeconds']),
+    replaceOn: ['name'],
+    outputs: (o) => ({ version: o.version }),
+  },
+  clientPort: {
+    schema: PortSpec,
+    path: (p) => `/ports/${encodeURIComponent(String(p.name))}`,
+    spec: (p) => ({ ...pick(p, ['name', 'bridge', 'vhostServerPath', 'queues', 'mac']), type: 'dpdkvhostuserclient' }),
+    replaceOn: ['name', 'bridge', 'vhostServerPath'],
+    outputs: portOutputs,
+  },
+  serverPort: {
+    schema: PortSpec,
+    path: (p) => `/ports/${encodeURIComponent(String(p.name))}`,
+    spec: (p) => ({ ...pick(p, ['name', 'bridge', 'queues', 'mac']), type: 'dpdkvhostuser' }),
+    replaceOn: ['name', 'bridge'],
+    outputs: portOutputs,
+  },
+  settings: {
+    schema: SettingsSpec,
+    path: () => '/settings',
+    spec: (p) => pick(p, ['vhostSockDir', 'vhostIommuSupport', 'pmdCpus', 'memoryMb', 'hugepages', 'pmdMaxSleepUs']),
+    replaceOn: [],
+    outputs: (o) => ({ version: o.version, restartRequired: (o as unknown as SettingsState).restartRequired }),
+    singleton: true,
+  },
+};
+
+function pick(p: Props, keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (p[k] !== undefined) out[k] = p[k];
+  return out;
+}
+
+function client(p: Props): AgentClient {
+  return new AgentClient({
+    endpoint: p.agentEndpoint || process.env.VHOSTNET_AGENT || `unix:${DEFAULT_SOCKET}`,
+    token: p.agentToken || process.env.VHOSTNET_TOKEN || undefined,
+    caCert: p.agentCaCert || undefined,
+  });
+}
+
+/** The engine shows err.message: name the agent and keep the agent's field-level reasons. */
+function explain(e: unknown, what: string): Error {
+  if (e instanceof AgentError) {
+    const detail = e.issues.length ? e.issues.map((i) => `${i.field} ${i.rule}`).join('; ') : e.message;
+    return new Error(`${what}: ${e.status ? `the agent refused (${e.code}): ` : ''}${detail}`);
+  }
+  return e as Error;
+}
+
+export function check(kind: Kind, news: Props): dynamic.CheckResult {
+  const ops = OPS[kind];
+  const r = ops.schema.safeParse(ops.spec(news));
+  if (r.success) return { inputs: news };
+  return { failures: fieldIssues(r.error).map((i) => ({ property: i.field, reason: i.rule })) };
+}
+
+const comparable = (kind: Kind, p: Props) => ({ ...OPS[kind].spec(p), agentEndpoint: p.agentEndpoint ?? '' });
+
+export async function diff(kind: Kind, olds: Props, news: Props): Promise<dynamic.DiffResult> {
+  const ops = OPS[kind];
+  const a = comparable(kind, olds);
+  const b = comparable(kind, news);
+  // Defaults the agent filled in (queues: 1) are not a change when the program leaves them out.
+  const parsedOld = ops.schema.safeParse(ops.spec(olds));
+  const parsedNew = ops.schema.safeParse(ops.spec(news));
+  const norm = (x: Record<string, unknown>, parsed: { success: boolean; data?: unknown }) =>
+    parsed.success ? { ...(parsed.data as Record<string, unknown>), agentEndpoint: x.agentEndpoint } : x;
+  const na = norm(a, parsedOld);
+  const nb = norm(b, parsedNew);
+  const keys = [...new Set([...Object.keys(na), ...Object.keys(nb)])].filter((k) => k !== 'expectedVersion');
+  const changed = keys.filter((k) => JSON.stringify(na[k]) !== JSON.stringify(nb[k]));
+  const replaceOn = [...ops.replaceOn, 'agentEndpoint'];
+  const replaces = changed.filter((k) => replaceOn.includes(k));
+  // The agent keys objects by name (and a socket by its path): a replacement that keeps
+  // either would collide with the object it replaces, so the old one must go first.
+  const keepsName = !changed.includes('name');
+  const keepsSocket = !changed.includes('vhostServerPath');
+  return {
+    changes: changed.length > 0,
+    replaces,
+    deleteBeforeReplace: replaces.length > 0 && (keepsName || keepsSocket) && !changed.includes('agentEndpoint'),
+    // The dynamic-provider host passes no detailedDiff: the engine shows the input diff itself.
+    stables: keys.filter((k) => !changed.includes(k) && k !== 'agentEndpoint'),
+  };
+}
+
+export async function create(kind: Kind, news: Props): Promise<dynamic.CreateResult> {
+  const ops = OPS[kind];
+  const c = client(news);
+  const what = `${kind} ${String(news.name ?? 'settings')} on ${c.conn.endpoint}`;
+  try {
+    if (!ops.singleton) {
+      const existing = await c.get(ops.path(news)).then(
+        () => true,
+        (e: AgentError) => (e.status === 404 ? false : Promise.reject(e)),
+      );
+      if (existing) throw new Error(`${what} already exists: adopt it with the resource option { import: "${String(news.name)}" } (pulumi import) rather than taking it over`);
+    }
+    // Settings exist before us: remember what we found, so destroy can give it back.
+    const found = ops.singleton ? ops.spec(await c.get<Props>(ops.path(news))) : undefined;
+    const r = await c.put<ChangeResult<Record<string, unknown>>>(ops.path(news), { ...ops.spec(news), ...(ops.singleton ? {} : { owner: news.owner }) });
+    return { id: ops.singleton ? 'settings' : String(news.name), outs: { ...news, ...ops.outputs(r.object!), ...(found ? { foundSettings: found } : {}) } };
+  } catch (e) {
+    throw explain(e, `creating ${what}`);
+  }
+}
+
+export async function update(kind: Kind, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+  const ops = OPS[kind];
+  const c = client(news);
+  try {
+    // Our state says we manage it (created or imported on purpose): adopt, but only at the version we last saw.
+    const r = await c.put<ChangeResult<Record<string, unknown>>>(
+      ops.path(news),
+      { ...ops.spec(news), ...(ops.singleton ? {} : { owner: news.owner }), ...(typeof olds.version === 'number' && olds.version > 0 ? { expectedVersion: olds.version } : {}) },
+      queryString({ adopt: !ops.singleton }),
+    );
+    return { outs: { ...news, ...ops.outputs(r.object!) } };
+  } catch (e) {
+    throw explain(e, `updating ${kind} ${String(news.name ?? 'settings')}`);
+  }
+}
+
+export async function read(kind: Kind, id: string, props: Props): Promise<dynamic.ReadResult> {
+  const ops = OPS[kind];
+  const c = client(props);
+  const target = { ...props, name: ops.singleton ? undefined : id };
+  let obj: Record<string, unknown>;
+  try {
+    obj = await c.get<Record<string, unknown>>(ops.path(target));
+  } catch (e) {
+    if (e instanceof AgentError && e.status === 404) return {}; // gone: refresh drops it, the next up re-creates it
+    throw explain(e, `reading ${kind} ${id}`);
+  }
+  const live: Props = { ...props };
+  for (const k of Object.keys(ops.spec({ ...obj } as Props))) live[k] = obj[k];
+  // A MAC the agent derived is an output (macAddress), not an input the program gave.
+  if ((kind === 'clientPort' || kind === 'serverPort') && props.mac === undefined) delete live.mac;
+  if (!ops.singleton) live.name = id;
+  const outs = { ...live, ...ops.outputs(obj) };
+  return { id, props: outs };
+}
+
+export async function remove(kind: Kind, props: Props): Promise<void> {
+  const ops = OPS[kind];
+  const c = client(props);
+  try {
+    if (ops.singleton) {
+      // Settings cannot be deleted: destroy restores what create found.
+      if (props.foundSettings) await c.put(ops.path(props), props.foundSettings);
+      return;
+    }
+    await c.delete(ops.path(props));
+  } catch (e) {
+    if (e instanceof AgentError && e.status === 404) return;
+    throw explain(e, `deleting ${kind} ${String(props.name)}`);
+  }
+}
+
+/** A dry run on the agent, for the preview's "restart required" warning. Changes nothing. */
+export async function dryRunSettings(props: Props): Promise<string[]> {
+  const r = await client(props).put<ChangeResult<unknown>>('/settings', OPS.settings.spec(props), queryString({ dryRun: true }));
+  return r.changes.flatMap((ch) => ch.restartRequired ?? []);
+}

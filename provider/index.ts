@@ -1,0 +1,6 @@
+// vhostnet's Pulumi resources. Nothing here loads native code: previews run on a laptop.
+export { Bridge, type BridgeArgs } from './bridge';
+export { VhostUserClientPort, type VhostUserClientPortArgs } from './vhost-user-client-port';
+export { VhostUserPort, type VhostUserPortArgs } from './vhost-user-port';
+export { DatapathSettings, type DatapathSettingsArgs } from './datapath-settings';
+export type { AgentConnection } from './connection';

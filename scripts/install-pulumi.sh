@@ -20,7 +20,7 @@ bin_dir=$PULUMI_DIR/bin
 die() { echo "install-pulumi.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '9,12p' "$0" >&2
+  sed -n '/^# Usage:/,/^# A cold/p' "$0" >&2
   exit 2
 }
 
@@ -50,13 +50,16 @@ is_cached() {
   [ -x "$bin_dir/pulumi" ] && [ -x "$bin_dir/pulumi-language-nodejs" ] && [ -x "$bin_dir/pulumi-resource-pulumi-nodejs" ] || return 1
   [ "$("$bin_dir/pulumi" version 2>/dev/null)" = "$engine_version" ] || return 1
   [ "$("$bin_dir/pulumi-language-nodejs" -version 2>/dev/null)" = "$engine_version" ] || return 1
-  # Our own sources (wrapper module, language host) are part of the key: a change rebuilds.
+  # Our own sources (wrapper module, language host) and the launcher are part of the key: a change rebuilds.
   [ "$(cat "$bin_dir/.build-key" 2>/dev/null)" = "$(build_key)" ]
 }
 
+# Content hash (paths relative, so another checkout of the same sources hits the same cache).
 build_key() {
-  (cd "$build_dir" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 \
-     | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  { (cd "$build_dir" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 \
+       | LC_ALL=C sort -z | xargs -0 sha256sum)
+    sha256sum < "$launcher_src"
+  } | sha256sum | cut -d' ' -f1
 }
 
 build_engine() {
@@ -64,11 +67,12 @@ build_engine() {
   mkdir -p "$bin_dir"
   echo "install-pulumi.sh: building Pulumi $engine_version into $bin_dir (cold: several minutes)" >&2
   local start=$SECONDS
-  # -mod=readonly: build exactly what go.sum pins. CGO off: static binaries, no C toolchain needed.
-  (cd "$build_dir" && CGO_ENABLED=0 "$go_bin" build -mod=readonly -ldflags "$version_ldflag" \
+  # -mod=readonly: build exactly what go.sum pins; no VCS stamping (the checkout may not be a usable git tree).
+  # CGO off: static binaries, no C toolchain needed.
+  (cd "$build_dir" && CGO_ENABLED=0 "$go_bin" build -mod=readonly -buildvcs=false -ldflags "$version_ldflag" \
       -o "$bin_dir/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) \
     || die "go build of github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$engine_version failed"
-  (cd "$build_dir" && CGO_ENABLED=0 "$go_bin" build -mod=readonly -ldflags "$version_ldflag" \
+  (cd "$build_dir" && CGO_ENABLED=0 "$go_bin" build -mod=readonly -buildvcs=false -ldflags "$version_ldflag" \
       -o "$bin_dir/pulumi-language-nodejs.tmp" ./cmd/pulumi-language-nodejs) \
     || die "go build of scripts/pulumi-build/cmd/pulumi-language-nodejs failed"
   mv -f "$bin_dir/pulumi.tmp" "$bin_dir/pulumi"

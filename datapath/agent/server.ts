@@ -5,7 +5,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { API_PREFIX, ApiError, HTTP_STATUS } from '../api';
+import { API_PREFIX, ApiError, HTTP_STATUS, Name, invalid } from '../api';
 import type { ChangeOptions, Control } from './control';
 import type { Datapath } from './datapath';
 
@@ -76,19 +76,29 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
 
 function readBody(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    let over = false;
+    const tooLarge = (message: string) => {
+      over = true;
+      // Discard the rest and answer once the client has sent it: closing the socket on a client
+      // that is still writing resets the connection and the 413 is lost. requestTimeout bounds this.
+      req.removeAllListeners('data');
+      req.resume();
+      const answer = () => reject(new ApiError('too_large', message, [{ field: '(body)', rule: `must be at most ${MAX_BODY} bytes` }]));
+      req.once('end', answer);
+      req.once('close', answer);
+    };
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY) return reject(new ApiError('too_large', `body is ${declared} bytes; at most ${MAX_BODY} are accepted`));
+    if (declared > MAX_BODY) return tooLarge(`body is ${declared} bytes; at most ${MAX_BODY} are accepted`);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new ApiError('too_large', `body is over ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(c);
+      if (size > MAX_BODY) tooLarge(`body is over ${MAX_BODY} bytes`);
+      else chunks.push(c);
     });
     req.on('error', reject);
     req.on('end', () => {
+      if (over) return;
       if (!size) return resolve(undefined);
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
@@ -97,6 +107,22 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
       }
     });
   });
+}
+
+/**
+ * A name from the URL, decoded and checked as every name is: a DELETE or GET of "a/b" or of bad
+ * percent-encoding is refused with the field named, not answered "no change" or 500.
+ */
+function nameParam(raw: string): string {
+  let name: string;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    throw new ApiError('invalid', `invalid name: ${JSON.stringify(raw)} is not valid percent-encoding`, [{ field: 'name', rule: 'must be valid percent-encoded UTF-8' }]);
+  }
+  const r = Name.safeParse(name);
+  if (!r.success) throw invalid(r.error, 'name', 'name');
+  return name;
 }
 
 /** Constant-time comparison of the presented bearer token with ours (hashes have equal length). */
@@ -112,7 +138,7 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
   if (tcp && !opts.token) throw new Error('listening on TCP needs a token (--token-file): the API changes the host network');
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     try {
-      if (tcp && !authorized(req, opts.token!)) throw new ApiError('unauthorized', 'missing or wrong bearer token');
+      if (tcp && !authorized(req, opts.token!)) throw new ApiError('unauthorized', 'missing or wrong bearer token', [{ field: 'authorization', rule: 'must be "Bearer <the agent\'s token>"' }]);
       const url = new URL(req.url ?? '/', 'http://agent');
       const method = req.method ?? 'GET';
       let matched: Route | undefined;
@@ -124,18 +150,27 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
         pathMatched = true;
         if (route.method !== method) continue;
         matched = route;
-        params = m.slice(1).map((s) => decodeURIComponent(s));
+        params = m.slice(1).map(nameParam);
         break;
       }
       if (!matched) {
-        send(res, pathMatched ? 405 : 404, new ApiError('not_found', pathMatched ? `${method} is not allowed on ${url.pathname}` : `no such endpoint: ${url.pathname}`).toBody());
-        return;
+        if (!pathMatched) throw new ApiError('not_found', `no such endpoint: ${url.pathname}`, [{ field: 'path', rule: `must be an endpoint of the API under ${API_PREFIX}` }]);
+        const allowed = table.filter((r) => r.pattern.test(url.pathname)).map((r) => r.method);
+        res.setHeader('allow', allowed.join(', '));
+        throw new ApiError('method_not_allowed', `${method} is not allowed on ${url.pathname}`, [{ field: 'method', rule: `must be one of ${allowed.join(', ')}` }]);
       }
       const body = method === 'PUT' || method === 'POST' ? await readBody(req) : undefined;
       send(res, 200, matched.handler({ params, query: url.searchParams, body }));
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError('internal', (e as Error).message ?? String(e));
       if (!(e instanceof ApiError)) process.stderr.write(`vhostnet-agent: internal error: ${(e as Error).stack}\n`);
+      // Read what the client still sends before refusing: closing on a client that is still
+      // writing resets the connection and the refusal is lost. requestTimeout bounds the wait.
+      if (!req.complete && !req.destroyed) {
+        req.removeAllListeners('data');
+        req.resume();
+        await new Promise((r) => (req.once('end', r), req.once('close', r)));
+      }
       if (!res.headersSent) send(res, HTTP_STATUS[err.code], err.toBody());
     }
   };

@@ -6,7 +6,7 @@ export interface FieldIssue {
   rule: string;
 }
 
-export type ErrorCode = 'invalid' | 'not_found' | 'conflict' | 'datapath' | 'unauthorized' | 'too_large' | 'internal';
+export type ErrorCode = 'invalid' | 'not_found' | 'method_not_allowed' | 'conflict' | 'datapath' | 'unauthorized' | 'too_large' | 'internal';
 
 export interface ApiErrorBody {
   error: { code: ErrorCode; message: string; issues?: FieldIssue[] };
@@ -16,6 +16,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid: 400,
   unauthorized: 401,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   too_large: 413,
   datapath: 422,

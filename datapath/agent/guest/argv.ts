@@ -103,7 +103,8 @@ export function buildQemuArgv(spec: GuestSpec, ctx: QemuArgvContext): QemuComman
       mrgRxbuf: mrgRxbufFor(spec, nic),
       vectors: tcg ? 0 : undefined,
     });
-    if (nic.iommu) nicArgs[nicArgs.length - 1] += ",iommu_platform=on,ats=on";
+    // iommu_platform is a modern-virtio feature: QEMU refuses it on a transitional device.
+    if (nic.iommu) nicArgs[nicArgs.length - 1] += ",disable-legacy=on,iommu_platform=on,ats=on";
     a.push(...nicArgs);
   }
 

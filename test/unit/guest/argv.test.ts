@@ -85,7 +85,7 @@ describe("guest/argv", () => {
     const s = spec({ nics: [{ name: "eth0", socketPath: "/run/p.sock", mac: "52:54:00:00:00:01", iommu: true }] });
     const c = buildQemuArgv(s, { accel: KVM, paths });
     const devs = values(c.argv, "-device");
-    assert.deepEqual(devs, ["intel-iommu,intremap=on,device-iotlb=on", "virtio-net-pci,mac=52:54:00:00:00:01,netdev=net-eth0,iommu_platform=on,ats=on"]);
+    assert.deepEqual(devs, ["intel-iommu,intremap=on,device-iotlb=on", "virtio-net-pci,mac=52:54:00:00:00:01,netdev=net-eth0,disable-legacy=on,iommu_platform=on,ats=on"]);
     assert.deepEqual(values(c.argv, "-machine"), ["q35,accel=kvm,kernel-irqchip=split"]);
   });
 

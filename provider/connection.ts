@@ -14,12 +14,19 @@ export interface AgentConnection {
 
 export interface ConnectionArgs {
   connection?: AgentConnection;
+  /**
+   * Adopt an object that already exists on the agent (made by hand or by another stack) instead
+   * of refusing to take it over: create then checks that the declared fields match the live
+   * object. This is `pulumi import` for these resources: the engine cannot import through a
+   * dynamic provider (pulumi/pulumi#16175).
+   */
+  adopt?: pulumi.Input<boolean>;
 }
 
 /** Secret outputs every resource has: the token must never be in the state in plain text. */
 export const SECRET_OUTPUTS = ['agentToken'];
 
-export function connectionInputs(args: ConnectionArgs): Record<string, pulumi.Input<string> | undefined> {
+export function connectionInputs(args: ConnectionArgs): Record<string, pulumi.Input<string | boolean> | undefined> {
   const cfg = new pulumi.Config('vhostnet');
   const token = args.connection?.token ?? cfg.getSecret('token');
   return {
@@ -27,6 +34,7 @@ export function connectionInputs(args: ConnectionArgs): Record<string, pulumi.In
     agentToken: token === undefined ? undefined : pulumi.secret(token),
     agentCaCert: args.connection?.caCert ?? cfg.get('caCert'),
     owner: `${pulumi.getProject()}/${pulumi.getStack()}`,
+    adopt: args.adopt,
   };
 }
 

@@ -23,7 +23,7 @@ export class DatapathSettings extends pulumi.dynamic.Resource {
   declare readonly version: pulumi.Output<number>;
 
   constructor(name: string, args: DatapathSettingsArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    const { connection: _c, ...settings } = args;
+    const { connection: _c, adopt: _a, ...settings } = args;
     const inputs = { ...connectionInputs(args), ...settings };
     super(makeProvider('settings'), name, { ...inputs, restartRequired: undefined, version: undefined, foundSettings: undefined }, withSecrets(opts), 'vhostnet', 'DatapathSettings');
     // The preview says when a change waits for an agent restart: ask the agent's dry run.

@@ -26,6 +26,7 @@ interface Common {
   agentToken?: string;
   agentCaCert?: string;
   owner?: string;
+  adopt?: boolean;
 }
 
 type Props = Record<string, unknown> & Common;
@@ -146,16 +147,24 @@ export async function create(kind: Kind, news: Props): Promise<dynamic.CreateRes
   const c = client(news);
   const what = `${kind} ${String(news.name ?? 'settings')} on ${c.conn.endpoint}`;
   try {
+    let adopting = false;
     if (!ops.singleton) {
-      const existing = await c.get(ops.path(news)).then(
-        () => true,
-        (e: AgentError) => (e.status === 404 ? false : Promise.reject(e)),
+      const existing = await c.get<Props>(ops.path(news)).then(
+        (o) => o,
+        (e: AgentError) => (e.status === 404 ? undefined : Promise.reject(e)),
       );
-      if (existing) throw new Error(`${what} already exists: adopt it with the resource option { import: "${String(news.name)}" } (pulumi import) rather than taking it over`);
+      if (existing && !news.adopt) throw new Error(`${what} already exists: set adopt: true to import it on purpose rather than taking it over`);
+      if (existing) {
+        // Importing adopts what is there; it must be what the program declares, as pulumi import requires.
+        const want = ops.schema.parse(ops.spec(news)) as Props;
+        const differ = Object.keys(want).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(existing[k]));
+        if (differ.length) throw new Error(`${what} exists but differs from the program in ${differ.map((k) => `${k} (live ${JSON.stringify(existing[k])}, declared ${JSON.stringify(want[k])})`).join(', ')}: make the program match, then import`);
+        adopting = true;
+      }
     }
     // Settings exist before us: remember what we found, so destroy can give it back.
     const found = ops.singleton ? ops.spec(await c.get<Props>(ops.path(news))) : undefined;
-    const r = await c.put<ChangeResult<Record<string, unknown>>>(ops.path(news), { ...ops.spec(news), ...(ops.singleton ? {} : { owner: news.owner }) });
+    const r = await c.put<ChangeResult<Record<string, unknown>>>(ops.path(news), { ...ops.spec(news), ...(ops.singleton ? {} : { owner: news.owner }) }, queryString({ adopt: adopting }));
     return { id: ops.singleton ? 'settings' : String(news.name), outs: { ...news, ...ops.outputs(r.object!), ...(found ? { foundSettings: found } : {}) } };
   } catch (e) {
     throw explain(e, `creating ${what}`);

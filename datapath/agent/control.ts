@@ -248,9 +248,13 @@ export class Control {
       }
       if (st.isSymbolicLink()) throw bad(`must not pass through a symlink (${at})`);
     }
-    for (const other of this.store.list<PortSpec>('port'))
-      if (other.name !== name && this.socketPathOf(other.name, other.spec) === p)
-        throw new ApiError('conflict', `port ${other.name} already uses the socket ${p}: two ports cannot share one socket`, [{ field, rule: 'must be a socket no other port uses' }]);
+    // Client ports' paths are indexed; a server port's path is <run dir>/<vhostSockDir>/<its name>.
+    const serverDir = path.dirname(this.serverSocket('x'));
+    const other =
+      this.store.socketOwner('port', p, name) ??
+      (path.dirname(p) === serverDir && path.basename(p) !== name && this.store.get<PortSpec>('port', path.basename(p))?.spec.type === 'dpdkvhostuser' ? path.basename(p) : undefined);
+    if (other)
+      throw new ApiError('conflict', `port ${other} already uses the socket ${p}: two ports cannot share one socket`, [{ field, rule: 'must be a socket no other port uses' }]);
   }
 
   putPort(name: string, input: unknown, o: ChangeOptions = {}): ChangeResult<PortState> {
@@ -278,7 +282,7 @@ export class Control {
     if (o.dryRun || change.op === 'none')
       return { dryRun: !!o.dryRun, changes: [change], object: this.portState(name, spec, nextVersion, !o.dryRun), warnings };
     const version = this.store.transaction(() => {
-      const v = this.store.put('port', name, spec);
+      const v = this.store.put('port', name, spec, spec.vhostServerPath);
       this.applyPort(name, spec);
       return v;
     });

@@ -20,6 +20,7 @@ export class Store {
   private readonly listStmt: StatementSync;
   private readonly putStmt: StatementSync;
   private readonly delStmt: StatementSync;
+  private readonly socketStmt: StatementSync;
   private depth = 0;
 
   constructor(stateDir: string) {
@@ -30,14 +31,17 @@ export class Store {
       PRAGMA synchronous = FULL;
       CREATE TABLE IF NOT EXISTS objects (
         kind TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, version INTEGER NOT NULL,
+        socket TEXT,
         PRIMARY KEY (kind, name)
-      );`);
+      );
+      CREATE INDEX IF NOT EXISTS objects_socket ON objects (socket) WHERE socket IS NOT NULL;`);
     this.getStmt = this.db.prepare('SELECT spec, version FROM objects WHERE kind = ? AND name = ?');
     this.listStmt = this.db.prepare('SELECT name, spec, version FROM objects WHERE kind = ? ORDER BY name');
     this.putStmt = this.db.prepare(
-      'INSERT INTO objects (kind, name, spec, version) VALUES (?, ?, ?, ?) ' +
-        'ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, version = excluded.version',
+      'INSERT INTO objects (kind, name, spec, version, socket) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, version = excluded.version, socket = excluded.socket',
     );
+    this.socketStmt = this.db.prepare('SELECT name FROM objects WHERE kind = ? AND socket = ? AND name <> ?');
     this.delStmt = this.db.prepare('DELETE FROM objects WHERE kind = ? AND name = ?');
   }
 
@@ -55,11 +59,16 @@ export class Store {
     }));
   }
 
-  /** Writes spec with the next version; returns that version. */
-  put(kind: Kind, name: string, spec: unknown): number {
+  /** Writes spec with the next version; returns that version. socket: a path the object owns, indexed. */
+  put(kind: Kind, name: string, spec: unknown, socket?: string): number {
     const version = (this.get(kind, name)?.version ?? 0) + 1;
-    this.putStmt.run(kind, name, JSON.stringify(spec), version);
+    this.putStmt.run(kind, name, JSON.stringify(spec), version, socket ?? null);
     return version;
+  }
+
+  /** The object of this kind, other than `except`, that owns the socket path. */
+  socketOwner(kind: Kind, socket: string, except: string): string | undefined {
+    return (this.socketStmt.get(kind, socket, except) as { name: string } | undefined)?.name;
   }
 
   delete(kind: Kind, name: string): void {

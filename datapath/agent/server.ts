@@ -8,6 +8,8 @@ import * as https from 'node:https';
 import { API_PREFIX, ApiError, HTTP_STATUS, Name, invalid } from '../api';
 import type { ChangeOptions, Control } from './control';
 import type { Datapath } from './datapath';
+import type { Guests } from './guests';
+import type { Hugepages } from './hugepages';
 
 export const MAX_BODY = 1 << 20;
 
@@ -42,7 +44,15 @@ function changeOptions(q: URLSearchParams): ChangeOptions {
   return { dryRun: flag('dryRun'), adopt: flag('adopt'), expectedVersion: ev === null ? undefined : Number(ev) };
 }
 
-export function routes(control: Control, dp: Datapath, info: () => object): Route[] {
+export interface Services {
+  control: Control;
+  dp: Datapath;
+  guests: Guests;
+  hugepages: Hugepages;
+  info: () => object;
+}
+
+export function routes({ control, dp, guests, hugepages, info }: Services): Route[] {
   const r = (method: string, p: string, handler: Handler): Route => ({
     method,
     pattern: new RegExp(`^${API_PREFIX}${p.replace(/:[a-z]+/g, '([^/]+)')}$`),
@@ -51,7 +61,7 @@ export function routes(control: Control, dp: Datapath, info: () => object): Rout
   const bridgeOf = (name: string) => (control.bridge(name), name);
   return [
     r('GET', '/health', () => ({ ok: true, ...info() })),
-    r('GET', '/state', () => control.state()),
+    r('GET', '/state', () => ({ ...control.state(), guests: guests.specs(), hugepages: hugepages.specs() })),
     r('GET', '/show', () => ({ ...info(), settings: control.settings(), bridges: control.bridges(), ports: control.ports(true), pmds: dp.pmdStats() })),
     r('GET', '/settings', () => control.settings()),
     r('PUT', '/settings', ({ body, query }) => control.putSettings(body, changeOptions(query))),
@@ -65,6 +75,14 @@ export function routes(control: Control, dp: Datapath, info: () => object): Rout
     r('PUT', '/ports/:name', ({ params, body, query }) => control.putPort(params[0], body, changeOptions(query))),
     r('DELETE', '/ports/:name', ({ params, query }) => control.deletePort(params[0], changeOptions(query))),
     r('GET', '/pmd', () => dp.pmdStats()),
+    r('GET', '/guests', () => guests.guests()),
+    r('GET', '/guests/:name', ({ params }) => guests.guest(params[0])),
+    r('PUT', '/guests/:name', ({ params, body, query }) => guests.putGuest(params[0], body, changeOptions(query))),
+    r('DELETE', '/guests/:name', ({ params, query }) => guests.deleteGuest(params[0], changeOptions(query))),
+    r('GET', '/hugepages', () => hugepages.list()),
+    r('GET', '/hugepages/:name', ({ params }) => hugepages.get(params[0])),
+    r('PUT', '/hugepages/:name', ({ params, body, query }) => hugepages.put(params[0], body, changeOptions(query))),
+    r('DELETE', '/hugepages/:name', ({ params, query }) => hugepages.delete(params[0], changeOptions(query))),
   ];
 }
 
@@ -160,7 +178,7 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
         throw new ApiError('method_not_allowed', `${method} is not allowed on ${url.pathname}`, [{ field: 'method', rule: `must be one of ${allowed.join(', ')}` }]);
       }
       const body = method === 'PUT' || method === 'POST' ? await readBody(req) : undefined;
-      send(res, 200, matched.handler({ params, query: url.searchParams, body }));
+      send(res, 200, await matched.handler({ params, query: url.searchParams, body }));
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError('internal', (e as Error).message ?? String(e));
       if (!(e instanceof ApiError)) process.stderr.write(`vhostnet-agent: internal error: ${(e as Error).stack}\n`);
@@ -203,7 +221,7 @@ export function listen(server: http.Server, opts: ListenOptions): Promise<string
         if (opts.socketGid !== undefined) {
           fs.chownSync(p, process.getuid!(), opts.socketGid);
           fs.chmodSync(p, 0o660);
-        }
+        } else fs.chmodSync(p, 0o600); // the umask left 0700: no one else either way, but say what we mean
         resolve(`unix:${p}`);
       });
     }

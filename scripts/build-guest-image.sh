@@ -23,7 +23,7 @@ kver=${pkg#linux-image-}
 out=$CACHE_DIR/guest-$kver
 
 # Version of the /init below: bump it when /init changes so cached images are rebuilt.
-INIT_VERSION=2
+INIT_VERSION=3
 if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.gz" ] && [ "$(cat "$out/init-version" 2>/dev/null)" = "$INIT_VERSION" ]; then
   echo "$out"
   exit 0
@@ -49,7 +49,7 @@ dpkg-deb -x "$work"/"$pkg"_*.deb "$work/kernel"
 root=$work/initramfs
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules,etc}
 cp "$busybox" "$root/bin/busybox"
-for applet in sh mount insmod ip ping sleep cat echo sed tr cut grep ls mkdir dmesg poweroff; do
+for applet in sh mount insmod ip ping sleep cat echo sed tr cut grep ls mkdir dmesg poweroff taskset; do
   ln -s busybox "$root/bin/$applet"
 done
 
@@ -104,7 +104,13 @@ fi
 if [ -n "$peer" ]; then
   # Restart ping if it ever exits, so a late peer is still reached.
   # Replies print as busybox does: "64 bytes from <peer>: seq=N ttl=64 time=... ms".
-  ( while true; do ping -i 1 "$peer"; sleep 1; done ) &
+  # One ping per vCPU, pinned: virtio-net maps CPU i to queue i, so a multiqueue guest sends on all queues.
+  ncpu=$(grep -c ^processor /proc/cpuinfo)
+  cpu=0
+  while [ $cpu -lt $ncpu ]; do
+    ( while true; do taskset -c $cpu ping -i 1 "$peer"; sleep 1; done ) &
+    cpu=$((cpu+1))
+  done
 fi
 while true; do
   echo "VHOSTNET-HEARTBEAT $(cut -d' ' -f1 /proc/uptime)"

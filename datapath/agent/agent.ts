@@ -8,6 +8,9 @@ import { SettingsSpec } from '../api';
 import type { NativeDatapath } from '../native/addon';
 import { Control, type RunningSettings } from './control';
 import { Datapath } from './datapath';
+import { GuestSupervisor } from './guest';
+import { Guests } from './guests';
+import { Hugepages } from './hugepages';
 import { createServer, listen, routes, type ListenOptions } from './server';
 import { Store } from './store';
 
@@ -21,6 +24,8 @@ export interface AgentConfig extends Omit<ListenOptions, 'listen'> {
   allowedSocketDirs: string[];
   /** Extra EAL arguments, e.g. --log-level. */
   ealArgs?: string[];
+  /** QEMU binary for GuestVMs (default qemu-system-x86_64 on PATH). */
+  qemuBinary?: string;
 }
 
 export interface RunningAgent {
@@ -68,9 +73,13 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
   const dp = new Datapath(native);
   const control = new Control(store, dp, { runDir: cfg.runDir, allowedSocketDirs: cfg.allowedSocketDirs, socketGid: cfg.socketGid }, running);
   control.reconcile();
+  const supervisor = new GuestSupervisor({ stateDir: path.join(cfg.stateDir, 'guests'), qemuBinary: cfg.qemuBinary });
+  const guests = new Guests(store, control, supervisor, { socketGid: cfg.socketGid });
+  await guests.reconcile();
+  const hugepages = new Hugepages(store);
   const info = () => ({ version: AGENT_VERSION, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
   const listenOn = cfg.listen ?? `unix:${path.join(cfg.runDir, 'agent.sock')}`;
-  const server = createServer(routes(control, dp, info), { ...cfg, listen: listenOn });
+  const server = createServer(routes({ control, dp, guests, hugepages, info }), { ...cfg, listen: listenOn });
   const endpoint = await listen(server, { ...cfg, listen: listenOn });
   let stopped = false;
   return {
@@ -82,6 +91,7 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
       stopped = true;
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
+      supervisor.detach(); // guests outlive the agent
       native.shutdown();
       store.close();
     },

@@ -294,6 +294,9 @@ export class Control {
     const cur = this.store.get<PortSpec>('port', name);
     if (!cur) return { dryRun: !!o.dryRun, changes: [{ op: 'none', kind: 'port', name, diff: [], disruptive: false }], warnings: [] };
     this.checkVersion('port', name, cur.version, o.expectedVersion);
+    const users = this.store.list<{ nics: { port: string }[] }>('guest').filter((g) => g.spec.nics.some((n) => n.port === name));
+    if (users.length)
+      throw new ApiError('conflict', `port ${name} is plugged into guest ${users.map((g) => g.name).join(', ')}: delete or change the guest first`);
     const change: PlannedChange = { op: 'delete', kind: 'port', name, diff: diffFields(cur.spec, undefined), disruptive: true };
     if (o.dryRun) return { dryRun: true, changes: [change], warnings: [] };
     this.store.transaction(() => {

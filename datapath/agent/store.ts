@@ -5,7 +5,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export type Kind = 'settings' | 'bridge' | 'port' | 'guest';
+export type Kind = 'settings' | 'bridge' | 'port' | 'guest' | 'hugepages';
 
 export interface StoredObject<T = unknown> {
   kind: Kind;

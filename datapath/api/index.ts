@@ -11,3 +11,6 @@ export const API_PREFIX = '/v1';
 export const DEFAULT_SOCKET = '/run/vhostnet/agent.sock';
 export * from './qemu-nic';
 export * from './client';
+export * from './guest';
+export * from './guest-vm';
+export * from './hugepages';

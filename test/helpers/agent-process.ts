@@ -27,6 +27,7 @@ export class AgentProcess {
   /** dir holds run/, state/ and agent.log; it is the test's to remove. */
   static async start(opts: { name: string; dir?: string; args?: string[] }): Promise<AgentProcess> {
     const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `vhostnet-${opts.name}-`));
+    fs.mkdirSync(dir, { recursive: true });
     const a = new AgentProcess(dir, opts.name, opts.args ?? []);
     await a.launch();
     return a;

@@ -1,0 +1,85 @@
+// A GuestVM as the agent's API takes it: each NIC names the datapath port it plugs into, and the
+// agent (or the provider's check, from the port's outputs) fills in and checks the guest's end of
+// that socket. No tool manages both ends of a vhost-user socket as one thing; we do.
+import { z } from 'zod';
+import { Mac, Name, QueuePairs, SocketPath } from './fields';
+import { GuestSpec, type GuestNicSpec } from './guest';
+
+export const GuestNicRequest = z.strictObject({
+  /** The datapath port (VhostUserClientPort or VhostUserPort) this NIC plugs into. */
+  port: Name,
+  /** QEMU id of the NIC; derived from the port name. */
+  name: z.string().optional(),
+  /** Optional: when given, they must agree with the port (the pairing check). */
+  socketPath: SocketPath.optional(),
+  portMode: z.enum(['client', 'server'], { error: "must be 'client' or 'server'" }).optional(),
+  queues: QueuePairs.optional(),
+  mac: Mac.optional(),
+  mrgRxbuf: z.boolean({ error: 'must be true or false' }).optional(),
+  iommu: z.boolean({ error: 'must be true or false' }).optional(),
+});
+export type GuestNicRequest = z.output<typeof GuestNicRequest>;
+
+// The rest of the guest is GuestSpec's own fields, with NICs by port.
+export const GuestVmSpec = z.strictObject({
+  ...GuestSpec.shape,
+  nics: z.array(GuestNicRequest).max(32, { error: 'must have at most 32 NICs' }).default([]),
+  owner: z.string().max(512).optional(),
+  expectedVersion: z.int().min(1).optional(),
+});
+export type GuestVmSpec = z.output<typeof GuestVmSpec>;
+export type GuestVmInput = z.input<typeof GuestVmSpec>;
+
+/** What the pairing check needs to know of a port. */
+export interface PortEnd {
+  name: string;
+  socketPath: string;
+  mode: 'client' | 'server';
+  queues: number;
+  mac: string;
+}
+
+/** A QEMU id from a port name: QEMU's id alphabet is narrower than ours. */
+export function nicName(port: string): string {
+  const s = port.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+  return (/^[a-z]/.test(s) ? s : `n${s}`).slice(0, 31);
+}
+
+/**
+ * Pairs each NIC with its port: refuses a pair that cannot work (socket paths that differ, roles
+ * that do not pair, queue counts that differ, a missing port) and returns the NICs QEMU needs.
+ */
+export function pairNics(nics: GuestNicRequest[], portOf: (name: string) => PortEnd | undefined): { nics: GuestNicSpec[]; problems: { field: string; rule: string }[] } {
+  const problems: { field: string; rule: string }[] = [];
+  const out: GuestNicSpec[] = [];
+  nics.forEach((n, i) => {
+    const at = (f: string) => `nics.${i}.${f}`;
+    const port = portOf(n.port);
+    if (!port) {
+      problems.push({ field: at('port'), rule: `must name an existing port (${n.port} does not exist)` });
+      return;
+    }
+    if (n.socketPath !== undefined && n.socketPath !== port.socketPath)
+      problems.push({ field: at('socketPath'), rule: `must be the port's socket ${port.socketPath}: QEMU and the datapath would each use a different socket` });
+    if (n.portMode !== undefined && n.portMode !== port.mode)
+      problems.push({
+        field: at('portMode'),
+        rule:
+          port.mode === 'client'
+            ? `must be 'client': ${port.name} is a client port, so QEMU must be the socket server (server=on)`
+            : `must be 'server': ${port.name} is a server port, so QEMU must connect as the client`,
+      });
+    if (n.queues !== undefined && n.queues !== port.queues)
+      problems.push({ field: at('queues'), rule: `must equal the port's queues (${port.queues}): the guest would negotiate ${n.queues} queue pairs` });
+    out.push({
+      name: n.name ?? nicName(n.port),
+      socketPath: port.socketPath,
+      portMode: port.mode,
+      mac: n.mac ?? port.mac,
+      queues: port.queues,
+      mrgRxbuf: n.mrgRxbuf,
+      iommu: n.iommu ?? false,
+    });
+  });
+  return { nics: out, problems };
+}

@@ -16,7 +16,7 @@ const dp = require(path.join(__dirname, '../datapath/native/build/Release/vhostn
 
 const pmdCpus = (process.env.PMD_CPUS || '1').split(',').map(Number);
 const info = dp.init({
-  filePrefix: process.env.FILE_PREFIX || `v2vagent${process.pid}`,
+  filePrefix: process.env.FILE_PREFIX || 'v2vagent',
   mainCpus: [0, 1],
   pmdCpus,
   hugepages: true,

@@ -1,6 +1,7 @@
 // rte_eal_init inside the agent process, the mbuf pool, and the PMD lcores.
 #include "eal.h"
 #include <cstring>
+#include <unistd.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -41,10 +42,15 @@ InitResult ealInit(const EalOptions& o) {
   std::string lcores = "0@(" + cpuList(o.mainCpus) + ")";
   for (size_t i = 0; i < o.pmdCpus.size(); i++) lcores += "," + std::to_string(i + 1) + "@" + std::to_string(o.pmdCpus[i]);
 
-  std::vector<std::string> args = {"vhostnet-agent", "--file-prefix=" + o.filePrefix, "--in-memory", "--no-pci",
-                                   "--no-telemetry", "--lcores=" + lcores, "--main-lcore=0",
-                                   "-m", std::to_string(o.memoryMb)};
-  if (!o.hugepages) args.push_back("--no-huge");
+  std::vector<std::string> args = {"vhostnet-agent", "--file-prefix=" + o.filePrefix, "--no-pci", "--no-telemetry",
+                                   "--lcores=" + lcores, "--main-lcore=0", "-m", std::to_string(o.memoryMb)};
+  // Nothing of ours must outlive a SIGKILL: --in-memory keeps hugepages off the filesystem;
+  // --no-huge implies legacy memory, which refuses --in-memory, so drop the shared config instead.
+  if (o.hugepages) args.push_back("--in-memory");
+  else {
+    args.push_back("--no-huge");
+    args.push_back("--no-shconf");
+  }
   for (auto& a : o.extraArgs) args.push_back(a);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(strdup(a.c_str()));  // EAL may keep pointers into argv
@@ -120,7 +126,9 @@ void datapathShutdown() {
       delete p->conf.exchange(nullptr);
     }
   }
+  std::string runDir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  rmdir(runDir.c_str());  // EAL leaves its (by now empty) runtime directory behind
 }
 
 }  // namespace vhn

@@ -3,22 +3,29 @@
 // by absolute path (see ./load.ts): the serialized providers capture nothing but that path.
 // It imports the API contract and the HTTP client only: never native code.
 import type * as dynamic from '@pulumi/pulumi/dynamic';
+// The engine's stand-in for a value not known during preview.
+import { unknownValue as UNKNOWN } from '@pulumi/pulumi/runtime/rpc';
 import {
   AgentClient,
   AgentError,
   BridgeSpec,
   DEFAULT_SOCKET,
+  GuestVmSpec,
+  HugepageSpec,
   PortSpec,
   SettingsSpec,
   fieldIssues,
+  pairNics,
   queryString,
+  type GuestNicRequest,
+  type PortEnd,
   type ChangeResult,
   type PortState,
   type SettingsState,
 } from '../datapath/api';
 import type { z } from 'zod';
 
-export type Kind = 'bridge' | 'clientPort' | 'serverPort' | 'settings';
+export type Kind = 'bridge' | 'clientPort' | 'serverPort' | 'settings' | 'guest' | 'hugepages';
 
 /** Inputs every resource carries besides its own fields. */
 interface Common {
@@ -80,6 +87,29 @@ const OPS: Record<Kind, KindOps> = {
     outputs: (o) => ({ version: o.version, restartRequired: (o as unknown as SettingsState).restartRequired }),
     singleton: true,
   },
+  guest: {
+    schema: GuestVmSpec,
+    path: (p) => `/guests/${encodeURIComponent(String(p.name))}`,
+    spec: (p) => {
+      const g = pick(p, ['name', 'vcpus', 'memoryMb', 'hugepagesPath', 'machine', 'accel', 'boot', 'nics', 'dpdkGuest', 'pinning', 'restartPolicy']);
+      // portEnd is the provider's own (see guest-vm.ts): the agent knows its ports.
+      if (Array.isArray(g.nics)) g.nics = (g.nics as Record<string, unknown>[]).map(({ portEnd: _e, ...n }) => n);
+      return g;
+    },
+    // Everything else changes by restarting the guest, which the agent does in place.
+    replaceOn: ['name'],
+    outputs: (o) => {
+      const st = o.status as { state?: string; pid?: number; accel?: string } | undefined;
+      return { version: o.version, qemuCommand: o.qemuCommand, libvirtXml: o.libvirtXml, notes: o.notes, state: st?.state ?? 'unknown', pid: st?.pid ?? 0 };
+    },
+  },
+  hugepages: {
+    schema: HugepageSpec,
+    path: (p) => `/hugepages/${encodeURIComponent(String(p.name))}`,
+    spec: (p) => pick(p, ['name', 'pageSize', 'pages', 'node', 'mountPath']),
+    replaceOn: ['name', 'pageSize', 'node'],
+    outputs: (o) => ({ version: o.version, found: o.found, total: (o.status as { total: number }).total, free: (o.status as { free: number }).free }),
+  },
 };
 
 function pick(p: Props, keys: string[]): Record<string, unknown> {
@@ -105,11 +135,37 @@ function explain(e: unknown, what: string): Error {
   return e as Error;
 }
 
-export function check(kind: Kind, news: Props): dynamic.CheckResult {
+export async function check(kind: Kind, news: Props): Promise<dynamic.CheckResult> {
   const ops = OPS[kind];
   const r = ops.schema.safeParse(ops.spec(news));
-  if (r.success) return { inputs: news };
-  return { failures: fieldIssues(r.error).map((i) => ({ property: i.field, reason: i.rule })) };
+  if (!r.success) return { failures: fieldIssues(r.error).map((i) => ({ property: i.field, reason: i.rule })) };
+  if (kind === 'guest') {
+    // The NIC and the port resource it names, paired here already: no host needed.
+    const nics = (news.nics ?? []) as (Record<string, unknown> & { portEnd?: Partial<PortEnd> })[];
+    const local = pairNics(
+      nics.map(({ portEnd: _e, ...n }) => n as GuestNicRequest),
+      (name) => {
+        const e = nics.find((n) => n.port === name)?.portEnd;
+        if (!e) return undefined;
+        // What preview does not know yet (or a server port's socket, the agent's to name) is taken on the NIC's word.
+        const nic = nics.find((n) => n.port === name)!;
+        const known = <T>(v: T | undefined, fallback: unknown) => (v === undefined || v === UNKNOWN ? fallback : v) as T;
+        return { name, socketPath: known(e.socketPath, nic.socketPath), mode: known(e.mode, nic.portMode ?? 'client'), queues: known(e.queues, nic.queues ?? 1), mac: '02:00:00:00:00:01' };
+      },
+    );
+    const known = local.problems.filter((p) => !/must name an existing port/.test(p.rule));
+    if (known.length) return { failures: known.map((i) => ({ property: i.field, reason: i.rule })) };
+    // Both ends of every socket, and the host's resources, checked by the agent's dry run before
+    // anything runs. A port this same update creates is not there yet: that one check waits for up.
+    try {
+      await client(news).put(ops.path(news), ops.spec(news), queryString({ dryRun: true, adopt: true }));
+    } catch (e) {
+      if (!(e instanceof AgentError) || e.status !== 400) return { inputs: news };
+      const failures = e.issues.filter((i) => !/must name an existing port/.test(i.rule)).map((i) => ({ property: i.field, reason: i.rule }));
+      if (failures.length) return { failures };
+    }
+  }
+  return { inputs: news };
 }
 
 const comparable = (kind: Kind, p: Props) => ({ ...OPS[kind].spec(p), agentEndpoint: p.agentEndpoint ?? '' });

@@ -4,3 +4,5 @@ export { VhostUserClientPort, type VhostUserClientPortArgs } from './vhost-user-
 export { VhostUserPort, type VhostUserPortArgs } from './vhost-user-port';
 export { DatapathSettings, type DatapathSettingsArgs } from './datapath-settings';
 export type { AgentConnection } from './connection';
+export { GuestVM, type GuestVMArgs, type GuestNicArgs } from './guest-vm';
+export { HugepageConfig, type HugepageConfigArgs } from './hugepage-config';

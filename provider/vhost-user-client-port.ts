@@ -28,6 +28,8 @@ export class VhostUserClientPort extends pulumi.dynamic.Resource implements Port
   declare readonly link: pulumi.Output<string>;
   declare readonly linkReason: pulumi.Output<string>;
   declare readonly version: pulumi.Output<number>;
+  /** What the program declared: known during preview, when outputs may not be (GuestVM pairs with it). */
+  readonly declared: Pick<VhostUserClientPortArgs, 'vhostServerPath' | 'queues'>;
 
   constructor(name: string, args: VhostUserClientPortArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -38,5 +40,6 @@ export class VhostUserClientPort extends pulumi.dynamic.Resource implements Port
       'vhostnet',
       'VhostUserClientPort',
     );
+    this.declared = { vhostServerPath: args.vhostServerPath, queues: args.queues };
   }
 }

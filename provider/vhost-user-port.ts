@@ -20,12 +20,15 @@ export interface VhostUserPortArgs extends ConnectionArgs {
 export class VhostUserPort extends pulumi.dynamic.Resource implements PortOutputs {
   declare readonly name: pulumi.Output<string>;
   declare readonly bridge: pulumi.Output<string>;
+  declare readonly queues: pulumi.Output<number | undefined>;
   declare readonly socketPath: pulumi.Output<string>;
   declare readonly macAddress: pulumi.Output<string>;
   declare readonly qemuArgs: pulumi.Output<string[]>;
   declare readonly link: pulumi.Output<string>;
   declare readonly linkReason: pulumi.Output<string>;
   declare readonly version: pulumi.Output<number>;
+  /** What the program declared: known during preview (GuestVM pairs with it). */
+  readonly declared: Pick<VhostUserPortArgs, 'queues'>;
 
   constructor(name: string, args: VhostUserPortArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -36,6 +39,7 @@ export class VhostUserPort extends pulumi.dynamic.Resource implements PortOutput
       'vhostnet',
       'VhostUserPort',
     );
+    this.declared = { queues: args.queues };
     pulumi.log.warn(`VhostUserPort is deprecated: ${SERVER_PORT_DEPRECATION}`, this);
   }
 }

@@ -1,7 +1,7 @@
 // One program for the end-to-end tests: the stack's config says what to declare, so a test
 // changes the config and runs the real engine again.
 import * as pulumi from '@pulumi/pulumi';
-import { Bridge, DatapathSettings, VhostUserClientPort, VhostUserPort } from '../../../provider';
+import { Bridge, DatapathSettings, GuestVM, VhostUserClientPort, VhostUserPort } from '../../../provider';
 
 interface PortDecl {
   name: string;
@@ -20,6 +20,7 @@ const settings = cfg.getObject<Record<string, unknown>>('settings');
 
 const made = new Map(bridges.map((b) => [b.name, new Bridge(b.name, { macAgingSeconds: b.macAgingSeconds })]));
 const outs: Record<string, pulumi.Output<unknown>> = {};
+const portResources = new Map<string, VhostUserClientPort | VhostUserPort>();
 for (const p of ports) {
   const bridge = made.get(p.bridge)?.name ?? p.bridge;
   const opts = made.get(p.bridge) ? { dependsOn: [made.get(p.bridge)!] } : {};
@@ -28,7 +29,15 @@ for (const p of ports) {
       ? new VhostUserPort(p.name, { bridge, queues: p.queues, mac: p.mac, adopt: p.adopt }, opts)
       : new VhostUserClientPort(p.name, { bridge, vhostServerPath: p.path!, queues: p.queues, mac: p.mac, adopt: p.adopt }, opts);
   outs[p.name] = port.socketPath;
+  portResources.set(p.name, port);
 }
+const guests = cfg.getObject<{ name: string; memoryMb?: number; kernel: string; initrd: string; nics: { port: string; queues?: number }[] }[]>('guests') ?? [];
+for (const g of guests)
+  new GuestVM(g.name, {
+    memoryMb: g.memoryMb,
+    boot: { kind: 'kernel', kernel: g.kernel, initrd: g.initrd, append: 'console=ttyS0 quiet' },
+    nics: g.nics.map((n) => ({ port: portResources.get(n.port) ?? n.port, queues: n.queues })),
+  });
 if (settings) new DatapathSettings('settings', settings);
 
 export const sockets = outs;

@@ -1,0 +1,87 @@
+// examples/guests as written, under the real engine: hugepages, a bridge, two client ports and
+// two QEMU guests that ping each other; preview refuses pairs and sizes that cannot work.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { GuestState } from '../../datapath/agent/guests';
+import { AgentProcess, waitFor } from '../helpers/agent-process';
+import { guestImage } from '../helpers/guest-image';
+import { E2E_PROGRAM, EXAMPLES, engineStack, type EngineStack } from '../helpers/pulumi-stack';
+import { pingReplies } from '../helpers/qemu-guest';
+
+describe('32 provider: guests and hugepages with the real engine (examples/guests)', function () {
+  this.timeout(600000);
+  let agent: AgentProcess;
+  let s: EngineStack;
+  const nrHugepages = () => Number(fs.readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'));
+
+  before(async () => {
+    agent = await AgentProcess.start({ name: 'eguests' });
+    const img = guestImage();
+    s = await engineStack('guests', path.join(EXAMPLES, 'guests'), {
+      'vhostnet:endpoint': `unix:${agent.socket}`,
+      kernel: img.kernel,
+      initrd: img.initrd,
+      socketDir: path.join(agent.dir, 'vm'),
+      hugepages: nrHugepages() + 8,
+    });
+  });
+  after(async () => {
+    await s?.stack.destroy().catch(() => undefined);
+    await agent?.stop();
+    await s?.remove();
+    if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
+  });
+
+  it('up reserves the hugepages and brings up the bridge, ports and guests, which ping each other', async () => {
+    const found = nrHugepages();
+    const up = await s.stack.up();
+    assert.equal(up.summary.resourceChanges?.create, 7, JSON.stringify(up.summary.resourceChanges)); // stack + 6
+    assert.equal(nrHugepages(), found + 8);
+    assert.ok((up.outputs.qemuCommands.value as string[][])[0].some((a) => /server=on$/.test(a)));
+    assert.match((up.outputs.libvirtXml.value as string[])[0], /<interface type='vhostuser'>[\s\S]*mode='server'/);
+    const consoleOf = async (n: string) => (await agent.client.get<GuestState>(`/guests/${n}`)).status!.consoleLog;
+    await waitFor('vm1 pings vm2', async () => pingReplies(await consoleOf('vm1'), '169.254.100.2') >= 3, 120000, 500);
+    await waitFor('vm2 pings vm1', async () => pingReplies(await consoleOf('vm2'), '169.254.100.1') >= 3, 60000, 500);
+    const again = await s.stack.preview({ expectNoChanges: true });
+    assert.deepEqual(Object.keys(again.changeSummary), ['same']);
+  });
+
+  it('destroy stops the guests, removes the ports and bridge, and gives back the hugepage reservation it found', async () => {
+    const pids = (await agent.client.get<GuestState[]>('/guests')).map((g) => g.status!.pid!);
+    await s.stack.destroy();
+    const st = await agent.client.get<{ bridges: unknown[]; ports: unknown[]; guests: unknown[]; hugepages: unknown[] }>('/state');
+    assert.deepEqual([st.bridges, st.ports, st.guests, st.hugepages], [[], [], [], []]);
+    assert.equal(nrHugepages(), (await s.stack.getConfig('hugepages').then((c) => Number(c.value))) - 8);
+    for (const pid of pids) assert.ok(!fs.existsSync(`/proc/${pid}`) || /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')));
+  });
+});
+
+describe('33 provider: preview refuses guests that cannot work, before anything changes', function () {
+  this.timeout(300000);
+  it('names the field for a queue mismatch with the port, and for memory beyond the free hugepages', async () => {
+    const agent = await AgentProcess.start({ name: 'epair' });
+    const img = guestImage();
+    const port = { name: 'p0', bridge: 'br0', path: path.join(agent.dir, 'p0.sock') };
+    const s = await engineStack('pair', E2E_PROGRAM, { 'vhostnet:endpoint': `unix:${agent.socket}`, bridges: [{ name: 'br0' }], ports: [port] });
+    try {
+      const before = JSON.stringify(await agent.client.get('/state'));
+      await s.stack.setConfig('guests', { value: JSON.stringify([{ name: 'g', kernel: img.kernel, initrd: img.initrd, nics: [{ port: 'p0', queues: 2 }] }]) });
+      await assert.rejects(s.stack.preview(), /nics\.0\.queues.*must equal the port's queues \(1\)/s);
+      assert.equal(JSON.stringify(await agent.client.get('/state')), before);
+      // With the port in place, the agent's dry run checks the host: memory beyond the free hugepages.
+      await s.stack.setConfig('guests', { value: '[]' });
+      await s.stack.up();
+      await s.stack.setConfig('guests', { value: JSON.stringify([{ name: 'g', memoryMb: 524288, kernel: img.kernel, initrd: img.initrd, nics: [{ port: 'p0' }] }]) });
+      const mid = JSON.stringify(await agent.client.get('/state'));
+      await assert.rejects(s.stack.preview(), /memoryMb.*needs 524288 MiB, \d+ MiB are free/s);
+      assert.equal(JSON.stringify(await agent.client.get('/state')), mid);
+      await s.stack.setConfig('guests', { value: '[]' });
+      await s.stack.destroy();
+    } finally {
+      await agent.stop();
+      await s.remove();
+      fs.rmSync(agent.dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,13 @@
+// Higher-level building blocks made of the provider's resources.
+export {
+  VhostNetwork,
+  VhostNetworkArgError,
+  VHOST_NETWORK_TYPE,
+  nicList,
+  planNetwork,
+  type GuestNetworkOutputs,
+  type NetworkPlan,
+  type VhostNetworkArgs,
+  type VhostNetworkGuest,
+  type VhostNetworkNic,
+} from './vhost-network';

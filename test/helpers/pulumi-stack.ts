@@ -34,9 +34,9 @@ export async function engineStack(name: string, program: string, config: Record<
     PULUMI_SKIP_UPDATE_CHECK: 'true',
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
     PULUMI_HOME: path.join(dir, 'home'),
-    // tsc has type-checked the program already (it is under test/): ts-node need only transpile.
-    PULUMI_NODEJS_TRANSPILE_ONLY: 'true',
     PATH: `${bin}:${path.dirname(process.execPath)}:${process.env.PATH}`,
+    // The workspace is a temporary directory: use the program's own tsconfig, as `pulumi` run there would.
+    ...(fs.existsSync(path.join(program, 'tsconfig.json')) ? { PULUMI_NODEJS_TSCONFIG_PATH: path.join(program, 'tsconfig.json') } : {}),
     ...extraEnv,
   };
   const pulumiCommand = await PulumiCommand.get({ root: pulumiDir(), skipVersionCheck: true });

@@ -55,6 +55,9 @@ export function runningSettings(stored: SettingsSpec | undefined): RunningSettin
 }
 
 export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Promise<RunningAgent> {
+  const listenOn = cfg.listen ?? `unix:${path.join(cfg.runDir, 'agent.sock')}`;
+  // Refuse bad options before DPDK starts: a process with the EAL up must shut it down to exit cleanly.
+  if (listenOn.startsWith('tcp://') && !cfg.token) throw new Error('listening on TCP needs a token (--token-file): the API changes the host network');
   fs.mkdirSync(cfg.runDir, { recursive: true, mode: 0o755 });
   const store = new Store(cfg.stateDir);
   const stored = store.get<SettingsSpec>('settings', 'global')?.spec;
@@ -70,6 +73,23 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
     pmdMaxSleepUs: stored?.pmdMaxSleepUs ?? SettingsSpec.parse({}).pmdMaxSleepUs,
     extraArgs: cfg.ealArgs,
   });
+  try {
+    return await serve(cfg, native, store, running, eal, listenOn);
+  } catch (e) {
+    native.shutdown();
+    store.close();
+    throw e;
+  }
+}
+
+async function serve(
+  cfg: AgentConfig,
+  native: NativeDatapath,
+  store: Store,
+  running: RunningSettings,
+  eal: { lcores: string; pmds: number },
+  listenOn: string,
+): Promise<RunningAgent> {
   const dp = new Datapath(native);
   const control = new Control(store, dp, { runDir: cfg.runDir, allowedSocketDirs: cfg.allowedSocketDirs, socketGid: cfg.socketGid }, running);
   control.reconcile();
@@ -78,7 +98,6 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
   await guests.reconcile();
   const hugepages = new Hugepages(store);
   const info = () => ({ version: AGENT_VERSION, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
-  const listenOn = cfg.listen ?? `unix:${path.join(cfg.runDir, 'agent.sock')}`;
   const server = createServer(routes({ control, dp, guests, hugepages, info }), { ...cfg, listen: listenOn });
   const endpoint = await listen(server, { ...cfg, listen: listenOn });
   let stopped = false;

@@ -174,7 +174,7 @@ export class Control {
     this.checkVersion('bridge', name, cur.version, o.expectedVersion);
     const ports = this.store.list<PortSpec>('port').filter((p) => p.spec.bridge === name);
     if (ports.length)
-      throw new ApiError('conflict', `bridge ${name} still has ports (${ports.map((p) => p.name).join(', ')}): delete them first`);
+      throw new ApiError('conflict', `bridge ${name} still has ports (${ports.map((p) => p.name).join(', ')}): delete them first`, [{ field: 'ports', rule: 'must be empty: delete the bridge\'s ports first' }]);
     const change: PlannedChange = { op: 'delete', kind: 'bridge', name, diff: diffFields(cur.spec, undefined), disruptive: false };
     if (o.dryRun) return { dryRun: true, changes: [change], warnings: [] };
     this.store.transaction(() => {
@@ -233,6 +233,9 @@ export class Control {
     const field = spec.type === 'dpdkvhostuserclient' ? 'vhostServerPath' : 'name';
     const p = this.socketPathOf(name, spec);
     const bad = (rule: string) => new ApiError('invalid', `invalid port: ${field} ${rule}`, [{ field, rule }]);
+    // The run dir holds the agent's own sockets (its API, server ports): never QEMU's.
+    if (spec.type === 'dpdkvhostuserclient' && (p + path.sep).startsWith(path.resolve(this.opts.runDir) + path.sep))
+      throw bad(`must not be in the agent's run directory ${this.opts.runDir}: it holds the agent's own sockets`);
     const dirs = spec.type === 'dpdkvhostuserclient' ? this.opts.allowedSocketDirs : [this.opts.runDir];
     const inside = dirs.find((d) => p.startsWith(path.resolve(d) + path.sep));
     if (!inside) throw bad(`must be inside ${dirs.join(' or ')} (the allowed socket directories)`);
@@ -296,7 +299,7 @@ export class Control {
     this.checkVersion('port', name, cur.version, o.expectedVersion);
     const users = this.store.list<{ nics: { port: string }[] }>('guest').filter((g) => g.spec.nics.some((n) => n.port === name));
     if (users.length)
-      throw new ApiError('conflict', `port ${name} is plugged into guest ${users.map((g) => g.name).join(', ')}: delete or change the guest first`);
+      throw new ApiError('conflict', `port ${name} is plugged into guest ${users.map((g) => g.name).join(', ')}: delete or change the guest first`, [{ field: 'name', rule: 'must not be a port a guest uses' }]);
     const change: PlannedChange = { op: 'delete', kind: 'port', name, diff: diffFields(cur.spec, undefined), disruptive: true };
     if (o.dryRun) return { dryRun: true, changes: [change], warnings: [] };
     this.store.transaction(() => {

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
       filePrefix: values['file-prefix']!,
-      allowedSocketDirs: values['socket-dir']?.map((d) => path.resolve(d)) ?? [runDir, '/tmp', '/run', '/var/run', '/var/lib/libvirt/qemu', '/var/lib/vhostnet'],
+      allowedSocketDirs: values['socket-dir']?.map((d) => path.resolve(d)) ?? ['/tmp', '/run', '/var/run', '/var/lib/libvirt/qemu', '/var/lib/vhostnet'],
       socketGid: gid(values['socket-group']),
       ealArgs: values['eal-arg'],
     },

@@ -146,13 +146,12 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     { what: 'no version prefix', method: 'PUT', path: '/bridges/b1', body: {}, field: 'path', status: 404 },
   ];
 
-  // Refused by control.ts wrongly today (see docs/reliability.md, "bugs"): kept apart so that
-  // one acceptance does not make every later case fail on a changed state.
+  // Two cases found by this campaign, kept apart so one acceptance cannot make every later case
+  // fail on a changed state.
   const knownBugs: () => Case[] = () => [
-    // BUG control.ts checkSocketPath: a client port may name the agent's own API socket (the run
-    // dir is an allowed socket dir by default), and the datapath then connects to the HTTP server.
+    // A client port must never name the agent's own API socket (the run dir is the agent's).
     { what: 'socket path the agent listens on', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: path.join(agent.runDir, 'agent.sock') }), field: 'vhostServerPath' },
-    // BUG control.ts deleteBridge: the 409 for a bridge that still has ports names no field.
+    // The 409 for a bridge that still has ports names the field.
     { what: 'delete of a bridge that has ports', method: 'DELETE', path: '/v1/bridges/br0', field: 'ports', status: 409 },
   ];
 
@@ -180,8 +179,7 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     await runTable(table);
   });
 
-  // Skipped until control.ts is fixed: the two cases above (own API socket, bridge-with-ports 409).
-  it.skip('known control.ts bugs: own API socket as a client path; 409 without a field', async () => {
+  it('refuses a client path on the agent\'s own API socket, and names the field of a bridge-with-ports 409', async () => {
     await runTable(knownBugs());
   });
 

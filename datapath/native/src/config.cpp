@@ -2,6 +2,7 @@
 // per destination port, which guest RX vring a PMD enqueues to (its index modulo the port's
 // queue pairs, so a queue pair is fed by a fixed set of PMDs). Published RCU-style.
 #include <rte_cycles.h>
+#include <rte_vhost.h>
 #include "datapath.h"
 
 namespace vhn {
@@ -24,6 +25,12 @@ static int pickTxVring(const Port& p, int pmd) {
 void Datapath::republish() {
   const int n = (int)pmds.size();
   if (n == 0) return;
+  for (auto& p : ports)  // the guest may have added vrings since new_device (vid is live under mu)
+    if (p && p->connected()) {
+      uint16_t nr = rte_vhost_get_vring_num(p->vid);
+      p->nrVrings = nr > kMaxVrings ? kMaxVrings : nr;
+      if (p->nrVrings / 2 > p->maxQueuePairsSeen) p->maxQueuePairsSeen = p->nrVrings / 2;
+    }
   std::vector<PmdConf*> next(n);
   for (int i = 0; i < n; i++) {
     next[i] = new PmdConf();
@@ -73,6 +80,40 @@ void Datapath::republish() {
   for (int i = 0; i < n; i++) old[i] = pmds[i]->conf.exchange(next[i], std::memory_order_acq_rel);
   rcu.synchronize(qs, n);
   for (auto* c : old) delete c;
+}
+
+void Datapath::requestRepublish() {
+  {
+    std::lock_guard<std::mutex> lk(workMu);
+    workPending = true;
+  }
+  workCv.notify_one();
+}
+
+void Datapath::startWorker() {
+  worker = std::thread([this] {
+    std::unique_lock<std::mutex> lk(workMu);
+    for (;;) {
+      workCv.wait(lk, [this] { return workPending || workStop; });
+      if (workStop) return;
+      workPending = false;
+      lk.unlock();
+      {
+        std::lock_guard<std::mutex> m(mu);
+        republish();
+      }
+      lk.lock();
+    }
+  });
+}
+
+void Datapath::stopWorker() {
+  {
+    std::lock_guard<std::mutex> lk(workMu);
+    workStop = true;
+  }
+  workCv.notify_one();
+  if (worker.joinable()) worker.join();
 }
 
 }  // namespace vhn

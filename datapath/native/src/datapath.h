@@ -3,6 +3,8 @@
 // Datapath::mu; PMDs only read immutable PmdConf snapshots published through an RCU handshake.
 #pragma once
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,7 +29,7 @@ struct Port {
   int vid = -1;          // attached vhost device, -1 if none
   uint16_t nrVrings = 0;
   uint16_t maxQueuePairsSeen = 0;  // stats are kept per queue pair across reconnects
-  uint8_t vringEnabled[kMaxVrings] = {};
+  std::atomic<uint8_t> vringEnabled[kMaxVrings] = {};  // written by vring_state_changed without mu
   PortCounters ctr;
   bool connected() const { return vid >= 0; }
 };
@@ -74,7 +76,13 @@ struct alignas(64) Pmd {
 };
 
 struct Datapath {
-  std::mutex mu;  // control + vhost callbacks; never held while calling into librte_vhost's socket API
+  // Control + the vhost callbacks that may wait (new_device, destroy_device); never held while
+  // calling librte_vhost's socket API (unregistering calls destroy_device synchronously).
+  std::mutex mu;
+  // Only the path -> port map; taken by vring_state_changed, which librte_vhost calls with the
+  // device's vring locks held: there it must neither wait for a PMD nor for mu (whose holder may
+  // be waiting for a PMD that spins on one of those locks in rte_vhost_enqueue_burst).
+  std::mutex pathMu;
   bool initialised = false, shutDown = false;
   std::string lcores;
   rte_mempool* pool = nullptr;
@@ -96,6 +104,15 @@ struct Datapath {
   // Recomputes every PMD's config from ports/bridges, publishes it and waits until the old
   // ones are unused. Caller holds mu.
   void republish();
+
+  // Deferred republish, for callbacks that must not wait: a worker thread does it.
+  void requestRepublish();
+  void startWorker();
+  void stopWorker();
+  std::thread worker;
+  std::mutex workMu;
+  std::condition_variable workCv;
+  bool workPending = false, workStop = false;
 };
 
 extern Datapath g;

@@ -91,6 +91,7 @@ InitResult ealInit(const EalOptions& o) {
     std::lock_guard<std::mutex> lk(g.mu);
     g.republish();
   }
+  g.startWorker();
   for (auto& p : g.pmds) {
     int r = rte_eal_remote_launch(pmdMain, p.get(), p->lcore);
     if (r != 0) throw std::runtime_error("init: cannot launch PMD on lcore " + std::to_string(p->lcore) + ": " + strerror(-r));
@@ -101,6 +102,7 @@ InitResult ealInit(const EalOptions& o) {
 void datapathShutdown() {
   if (!g.initialised || g.shutDown) return;
   g.shutDown = true;
+  g.stopWorker();
   g.running.store(false);
   for (auto& p : g.pmds) rte_eal_wait_lcore(p->lcore);
   std::vector<std::string> paths;
@@ -121,7 +123,10 @@ void datapathShutdown() {
         free(p->ctr.rows);
         p.reset();
       }
-    g.portByPath.clear();
+    {
+      std::lock_guard<std::mutex> pl(g.pathMu);
+      g.portByPath.clear();
+    }
     for (auto& p : g.pmds) {
       delete p->conf.exchange(nullptr);
     }

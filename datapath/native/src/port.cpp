@@ -1,7 +1,9 @@
 // vhost-user ports. librte_vhost calls new_device / destroy_device / vring_state_changed on
-// its own thread; they only record the device's state and republish the PMD configs (and
-// destroy_device returns only once no PMD can still use the vid). librte_vhost's socket API
-// is never called with Datapath::mu held: unregistering calls destroy_device synchronously.
+// its own thread; they only record the device's state and republish the PMD configs:
+// destroy_device synchronously (it returns only once no PMD can still use the vid),
+// vring_state_changed through the worker (it runs with the device's vring locks held).
+// librte_vhost's socket API is never called with Datapath::mu held: unregistering calls
+// destroy_device synchronously.
 #include "port.h"
 #include <cerrno>
 #include <cstring>
@@ -17,9 +19,12 @@ namespace vhn {
 
 namespace {
 
-Port* portOfVid(int vid) {  // caller holds mu
+// The port a vid belongs to. Ports are freed only after rte_vhost_driver_unregister, which
+// waits for running callbacks, so the pointer stays valid for the callback's duration.
+Port* portOfVid(int vid) {
   char name[PATH_MAX];
   if (rte_vhost_get_ifname(vid, name, sizeof name) != 0) return nullptr;
+  std::lock_guard<std::mutex> lk(g.pathMu);
   auto it = g.portByPath.find(name);
   return it == g.portByPath.end() ? nullptr : g.ports[it->second].get();
 }
@@ -44,21 +49,16 @@ void onDestroyDevice(int vid) {
   if (!p || p->vid != vid) return;
   p->vid = -1;
   p->nrVrings = 0;
-  memset(p->vringEnabled, 0, sizeof p->vringEnabled);
+  for (auto& e : p->vringEnabled) e.store(0, std::memory_order_relaxed);
   g.republish();  // waits for the PMDs: librte_vhost frees the device after we return
 }
 
+// Called with the device's vring locks held: record and defer (see Datapath::pathMu).
 int onVringStateChanged(int vid, uint16_t vring, int enable) {
-  std::lock_guard<std::mutex> lk(g.mu);
   Port* p = portOfVid(vid);
   if (!p || vring >= kMaxVrings) return 0;
-  p->vringEnabled[vring] = enable ? 1 : 0;
-  if (p->vid == vid) {
-    uint16_t nr = rte_vhost_get_vring_num(vid);
-    p->nrVrings = nr > kMaxVrings ? kMaxVrings : nr;
-    if (p->nrVrings / 2 > p->maxQueuePairsSeen) p->maxQueuePairsSeen = p->nrVrings / 2;
-    g.republish();
-  }
+  p->vringEnabled[vring].store(enable ? 1 : 0, std::memory_order_relaxed);
+  g.requestRepublish();
   return 0;
 }
 
@@ -130,6 +130,7 @@ int createPort(int bridge, bool client, const std::string& path) {
     if (!p->ctr.rows) throw std::runtime_error("createPort: out of memory for counters");
     memset(p->ctr.rows, 0, bytes);
     g.ports[id] = std::move(p);
+    std::lock_guard<std::mutex> pl(g.pathMu);
     g.portByPath[path] = (uint16_t)id;
     g.bridges[bridge]->ports.push_back((uint16_t)id);
     g.nPorts++;
@@ -139,7 +140,10 @@ int createPort(int bridge, bool client, const std::string& path) {
     auto& ps = g.bridges[bridge]->ports;
     for (size_t i = 0; i < ps.size(); i++)
       if (ps[i] == id) { ps.erase(ps.begin() + i); break; }
-    g.portByPath.erase(path);
+    {
+      std::lock_guard<std::mutex> pl(g.pathMu);
+      g.portByPath.erase(path);
+    }
     free(g.ports[id]->ctr.rows);
     g.ports[id].reset();
     g.nPorts--;
@@ -181,7 +185,10 @@ void destroyPort(int id) {
   for (size_t i = 0; i < ps.size(); i++)
     if (ps[i] == id) { ps.erase(ps.begin() + i); break; }
   b->fdb.flushPort((uint16_t)id);
-  g.portByPath.erase(path);
+  {
+    std::lock_guard<std::mutex> pl(g.pathMu);
+    g.portByPath.erase(path);
+  }
   free(p->ctr.rows);
   g.ports[id].reset();
   g.nPorts--;
@@ -202,7 +209,7 @@ PortInfoView portInfo(int id) {
   rte_vhost_driver_get_features(p->path.c_str(), &v.offered);
   if (p->connected()) {
     v.vringsTotal = p->nrVrings;
-    for (int i = 0; i < p->nrVrings; i++) v.vringsEnabled += p->vringEnabled[i];
+    for (int i = 0; i < p->nrVrings; i++) v.vringsEnabled += p->vringEnabled[i].load(std::memory_order_relaxed);
     v.queuePairs = p->nrVrings / 2;
     rte_vhost_get_negotiated_features(p->vid, &v.negotiated);
   }

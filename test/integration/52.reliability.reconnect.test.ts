@@ -62,7 +62,7 @@ describe('52 reliability: reconnect after agent and guest restarts', function ()
     assert.equal(g.pid, pid);
     assert.ok(fs.existsSync(`/proc/${pid}`));
     const t = summary(figures.map((f) => f.resumeMs));
-    console.log(`      reconnect figure: ${AGENT_RESTARTS} agent kills, traffic resumed ${figures.length}/${AGENT_RESTARTS}; resume median ${t.median} ms, max ${t.max} ms; frames lost per restart ${figures.map((f) => f.lost).join(', ')}`);
+    console.log(`      reconnect figure: ${AGENT_RESTARTS} agent kills, traffic resumed ${figures.length}/${AGENT_RESTARTS}; resume median ${t.median} ms, max ${t.max} ms; frames lost per restart ${figures.map((f) => f.lost).join(', ')}; resume ms ${figures.map((f) => `${f.resumeMs} (${f.probes} probes)`).join(', ')}`);
   });
 
   it(`restart of the guest ${GUEST_RESTARTS} times: the client ports reconnect each time and forward`, async () => {

@@ -15,6 +15,17 @@ import { applyPinning, PinningResult } from "./pinning";
 import { tailLines } from "./console";
 import { assertQemuSupports, detectQemuVersion, formatVersion, QemuVersion, requirementsOf } from "./version";
 
+/**
+ * Closes every fd above stderr, then execs "$0" "$@" (same pid, so -pidfile and adopt() agree).
+ * Node's spawn passes on all fds without FD_CLOEXEC, and DPDK creates its vhost-user sockets,
+ * eventfds and memseg memfds without it: a QEMU child would hold the agent's end of its own
+ * vhost-user connection, so a dead or stopped agent never closes it, QEMU never sees EOF and
+ * never accepts the restarted agent's reconnection. It would also pin the dead agent's hugepages.
+ * bash, not sh: dash cannot redirect fds above 9.
+ */
+export const CLOSE_INHERITED_FDS =
+  'for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@"';
+
 export type GuestState = "starting" | "running" | "stopping" | "stopped" | "crashed" | "restarting";
 
 export interface GuestStatus {
@@ -333,7 +344,11 @@ export class GuestSupervisor extends EventEmitter {
     try {
       fs.writeSync(errFd, `--- ${new Date().toISOString()} starting: ${g.saved.command.binary} ${g.saved.command.argv.join(" ")}\n`);
       // detached: setsid, so the guest survives the agent and its process group's signals.
-      child = spawn(g.saved.command.binary, g.saved.command.argv, { detached: true, stdio: ["ignore", errFd, errFd] });
+      // Through CLOSE_INHERITED_FDS: QEMU must not keep the agent's fds (see there).
+      child = spawn("/bin/bash", ["-c", CLOSE_INHERITED_FDS, g.saved.command.binary, ...g.saved.command.argv], {
+        detached: true,
+        stdio: ["ignore", errFd, errFd],
+      });
     } finally {
       fs.closeSync(errFd);
     }

@@ -8,6 +8,8 @@
 //
 // Exit codes: 0 nothing to flag, 1 flagged changes (per --fail-on), 2 bad usage or input.
 import * as fs from 'node:fs';
+// Settings that take effect only when the agent restarts, which drops every guest's link.
+import { RESTART_SETTINGS } from '../datapath/api/settings';
 
 export type Verdict = 'disruptive' | 'harmless';
 
@@ -33,8 +35,6 @@ interface PreviewStep {
   diffReasons?: string[];
 }
 
-/** Settings that take effect only when the agent restarts, which drops every guest's link. */
-const RESTART_SETTINGS = ['pmdCpus', 'hugepages', 'memoryMb', 'vhostIommuSupport'];
 /** Inputs that are plumbing, not the object's configuration. */
 const PLUMBING = new Set(['__provider', 'agentToken', 'owner']);
 
@@ -79,7 +79,7 @@ export function judge(kind: string, op: ReportedChange['op'], fields: string[]):
     case 'HugepageConfig':
       return op === 'update' ? h('reservation resized in place') : d('the hugepage reservation is given back under running guests');
     case 'DatapathSettings': {
-      const restart = fields.filter((f) => RESTART_SETTINGS.includes(f));
+      const restart = fields.filter((f) => (RESTART_SETTINGS as readonly string[]).includes(f));
       return restart.length ? d(`${restart.join(', ')} take effect at the agent's restart, which drops every link`) : h('in place');
     }
     case 'pulumi:pulumi:Stack':

@@ -55,6 +55,12 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     await waitReplies('vm1', 1, 3);
     const p = await agent.client.get<PortState>('/ports/vm0p');
     assert.equal(p.status!.link, 'up');
+    // QEMU must hold no descriptor of the agent's: an inherited copy of the datapath's end of a
+    // vhost-user socket keeps the connection open after the agent dies, and QEMU never reconnects.
+    const sockets = (pid: number) => new Set(fs.readdirSync(`/proc/${pid}/fd`).map((f) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${f}`); } catch { return ''; } }).filter((l) => /^socket:|memfd/.test(l)));
+    const mine = sockets(agent.proc!.pid!);
+    for (const g of await agent.client.get<GuestState[]>('/guests'))
+      assert.deepEqual([...sockets(g.status!.pid!)].filter((l) => mine.has(l)), [], `QEMU of ${g.name} holds the agent's descriptors`);
     assert.ok(p.status!.stats.rxPackets > 0 && p.status!.stats.txPackets > 0);
   });
 

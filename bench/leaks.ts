@@ -1,0 +1,95 @@
+// Leak check of the real agent: resident memory, open file descriptors and threads before and
+// after many port/bridge life cycles and many short vhost-user connections. A leak shows as
+// growth proportional to the cycles; a warm-up round is taken first so allocator caches settle.
+//   bash scripts/with-node.sh node dist/bench/leaks.js [--cycles 300] [--connects 2000]
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { PortState } from '../datapath/api';
+import { AgentProcess } from '../test/helpers/agent-process';
+
+function count(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^[1-9][0-9]{0,5}$/.test(v)) throw new Error(`--${name} must be a whole number from 1 to 999999, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+function usage(pid: number): { rssMb: number; fds: number; threads: number } {
+  const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return {
+    rssMb: Number(/VmRSS:\s+(\d+)/.exec(st)![1]) / 1024,
+    fds: fs.readdirSync(`/proc/${pid}/fd`).length,
+    threads: Number(/Threads:\s+(\d+)/.exec(st)![1]),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { cycles: { type: 'string' }, connects: { type: 'string' } } });
+  const cycles = count('cycles', values.cycles, 300);
+  const connects = count('connects', values.connects, 2000);
+  const agent = await AgentProcess.start({ name: 'bench-leaks' });
+  const c = agent.client;
+  try {
+    const lifeCycles = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await c.put('/bridges/lk', { macAgingSeconds: 1 + (i % 300) });
+        await c.put('/ports/lkc', { bridge: 'lk', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, 'lkc.sock'), queues: 1 + (i % 4) });
+        await c.put('/ports/lks', { bridge: 'lk', type: 'dpdkvhostuser' });
+        await c.get<PortState[]>('/ports');
+        await c.delete('/ports/lkc');
+        await c.delete('/ports/lks');
+        await c.delete('/bridges/lk');
+      }
+    };
+    const sessions = async (n: number) => {
+      await c.put('/bridges/lk2', {});
+      const sock = (await c.put<{ object: PortState }>('/ports/lkv', { bridge: 'lk2', type: 'dpdkvhostuser' })).object.socketPath;
+      // librte_vhost's event thread polls a new listening socket only after its current poll()
+      // (1 s timeout) returns; until then connections wait in the backlog (128), then EAGAIN.
+      await new Promise((r) => setTimeout(r, 1100));
+      let connected = 0;
+      for (let i = 0; i < n; i++)
+        await new Promise<void>((resolve) => {
+          const s = net.connect(sock, () => {
+            connected++;
+            // GET_FEATURES then close: the agent creates and destroys one vhost device.
+            s.write(Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]));
+            setTimeout(() => s.destroy(), 2);
+          });
+          s.on('error', () => undefined);
+          s.on('close', () => resolve());
+        });
+      await c.delete('/ports/lkv');
+      await c.delete('/bridges/lk2');
+      return connected;
+    };
+    const pid = agent.proc!.pid!;
+    await lifeCycles(20);
+    await sessions(100);
+    await new Promise((r) => setTimeout(r, 1000));
+    const base = usage(pid);
+    let t = Date.now();
+    await lifeCycles(cycles);
+    const lifeS = (Date.now() - t) / 1000;
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterLife = usage(pid);
+    t = Date.now();
+    const connected = await sessions(connects);
+    const connS = (Date.now() - t) / 1000;
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterConn = usage(pid);
+    const d = (a: ReturnType<typeof usage>, b: ReturnType<typeof usage>) => `RSS ${(b.rssMb - a.rssMb >= 0 ? '+' : '')}${(b.rssMb - a.rssMb).toFixed(1)} MiB, fds ${b.fds - a.fds >= 0 ? '+' : ''}${b.fds - a.fds}, threads ${b.threads - a.threads >= 0 ? '+' : ''}${b.threads - a.threads}`;
+    console.log(`baseline after warm-up: RSS ${base.rssMb.toFixed(1)} MiB, ${base.fds} fds, ${base.threads} threads`);
+    console.log(`${cycles} life cycles (bridge + client port + server port created, listed, deleted) in ${lifeS.toFixed(1)} s: ${d(base, afterLife)}`);
+    console.log(`${connects} vhost-user connect/GET_FEATURES/close sessions (${connected} connected) in ${connS.toFixed(1)} s: ${d(afterLife, afterConn)}`);
+  } finally {
+    await agent.stop();
+    fs.rmSync(agent.dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench/leaks: ${(e as Error).message}`);
+  process.exit(1);
+});

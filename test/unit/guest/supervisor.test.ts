@@ -1,4 +1,4 @@
-// Supervisor logic that needs no QEMU run (the real lifecycle is in test/integration/guest-ping-testpmd).
+// Supervisor logic that needs no QEMU run (the real lifecycle is in test/integration/45.guests.supervisor-testpmd).
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";

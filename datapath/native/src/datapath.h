@@ -30,6 +30,7 @@ struct Port {
   uint16_t nrVrings = 0;
   uint16_t maxQueuePairsSeen = 0;  // stats are kept per queue pair across reconnects
   std::atomic<uint8_t> vringEnabled[kMaxVrings] = {};  // written by vring_state_changed without mu
+  uint8_t kicksOff[kMaxVrings] = {};  // guest kicks already switched off on this vring
   PortCounters ctr;
   bool connected() const { return vid >= 0; }
 };

@@ -37,8 +37,9 @@ int onNewDevice(int vid) {
   p->nrVrings = rte_vhost_get_vring_num(vid);
   if (p->nrVrings > kMaxVrings) p->nrVrings = kMaxVrings;
   if (p->nrVrings / 2 > p->maxQueuePairsSeen) p->maxQueuePairsSeen = p->nrVrings / 2;
-  // We poll: ask the guest not to kick us (a kick is a syscall per burst on the guest side).
-  for (uint16_t v = 0; v < p->nrVrings; v++) rte_vhost_enable_guest_notification(vid, v, 0);
+  memset(p->kicksOff, 0, sizeof p->kicksOff);
+  for (uint16_t v = 0; v < p->nrVrings; v++)  // we poll: no guest kicks (see republish)
+    if (rte_vhost_enable_guest_notification(vid, v, 0) == 0) p->kicksOff[v] = 1;
   g.republish();
   return 0;
 }
@@ -50,6 +51,7 @@ void onDestroyDevice(int vid) {
   p->vid = -1;
   p->nrVrings = 0;
   for (auto& e : p->vringEnabled) e.store(0, std::memory_order_relaxed);
+  memset(p->kicksOff, 0, sizeof p->kicksOff);
   g.republish();  // waits for the PMDs: librte_vhost frees the device after we return
 }
 

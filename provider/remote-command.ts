@@ -1,0 +1,92 @@
+// A command run on a host over SSH at create, update and delete, as @pulumi/command's
+// remote.Command (whose plugin cannot be fetched here): the system's OpenSSH client does the work.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import type * as dynamic from '@pulumi/pulumi/dynamic';
+import type { RemoteKind } from './remote-impl';
+
+/** How to reach the host. The private key is stored only as a secret. */
+export interface SshConnection {
+  host: pulumi.Input<string>;
+  /** Default 22. */
+  port?: pulumi.Input<number>;
+  /** Default root. */
+  user?: pulumi.Input<string>;
+  /** An unencrypted private key (OpenSSH or PEM). Always made a secret. */
+  privateKey: pulumi.Input<string>;
+  /**
+   * The host's public key ("ssh-ed25519 AAAA..."): only that key is accepted. Absent: the first
+   * key seen is remembered (accept-new) in vhostnet's own known_hosts
+   * (~/.cache/vhostnet/ssh_known_hosts, or $VHOSTNET_KNOWN_HOSTS) and required afterwards.
+   */
+  hostKey?: pulumi.Input<string>;
+}
+
+export interface RemoteCommandArgs {
+  connection: SshConnection;
+  /** Runs on create (and on update when `update` is absent), by /bin/sh. */
+  create: pulumi.Input<string>;
+  /** Runs when create, update or environment change; $PULUMI_COMMAND_STDOUT/STDERR hold the last run's output. */
+  update?: pulumi.Input<string>;
+  /** Runs on delete (and on the old resource of a replacement); $PULUMI_COMMAND_STDOUT/STDERR as for update. */
+  delete?: pulumi.Input<string>;
+  /** Exported to the commands; sent on ssh's stdin, never on a command line. Stored as a secret. */
+  environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Any change replaces the resource (create runs again, then the old one's delete). */
+  triggers?: pulumi.Input<unknown[]>;
+}
+
+/** Inputs and outputs that are secrets in the state: the key, and the environment (it may hold tokens). */
+export const REMOTE_SECRETS = ['privateKey', 'environment'];
+
+/**
+ * The serialized provider of a remote kind captures only the kind and the absolute path of the
+ * compiled implementation, as ./load.ts does for the agent's resources.
+ */
+export function remoteProvider(kind: RemoteKind): dynamic.ResourceProvider {
+  let impl = '';
+  for (const p of [path.join(__dirname, 'remote-impl.js'), path.resolve(__dirname, '..', 'dist', 'provider', 'remote-impl.js')])
+    if (!impl && fs.existsSync(p)) impl = p;
+  if (!impl) throw new Error('vhostnet: the provider is not built: run `npm run build`');
+  return {
+    check: async (_olds, news) => require(impl).check(kind, news),
+    diff: async (_id, olds, news) => require(impl).diff(kind, olds, news),
+    create: async (news) => require(impl).create(kind, news),
+    update: async (_id, olds, news) => require(impl).update(kind, olds, news),
+    delete: async (_id, props) => require(impl).remove(kind, props),
+  };
+}
+
+/** The connection as resource inputs: the key apart, so it alone is a secret. */
+export function sshInputs(c: SshConnection): Record<string, pulumi.Input<unknown>> {
+  return {
+    connection: { host: c.host, port: c.port ?? 22, user: c.user ?? 'root', hostKey: c.hostKey },
+    privateKey: pulumi.secret(c.privateKey),
+  };
+}
+
+export class RemoteCommand extends pulumi.dynamic.Resource {
+  declare readonly stdout: pulumi.Output<string>;
+  declare readonly stderr: pulumi.Output<string>;
+
+  constructor(name: string, args: RemoteCommandArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      remoteProvider('command'),
+      name,
+      {
+        ...sshInputs(args.connection),
+        create: args.create,
+        update: args.update,
+        delete: args.delete,
+        environment: args.environment === undefined ? undefined : pulumi.secret(args.environment),
+        triggers: args.triggers,
+        stdout: undefined,
+        stderr: undefined,
+      },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...REMOTE_SECRETS] },
+      'vhostnet',
+      'RemoteCommand',
+    );
+  }
+}

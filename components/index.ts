@@ -11,3 +11,4 @@ export {
   type VhostNetworkGuest,
   type VhostNetworkNic,
 } from './vhost-network';
+export { HostAgent, HostAgentArgError, HOST_AGENT_TYPE, agentEndpoint, hostAgentSettings, type HostAgentArgs } from './host-agent';

@@ -6,3 +6,5 @@ export { DatapathSettings, type DatapathSettingsArgs } from './datapath-settings
 export type { AgentConnection } from './connection';
 export { GuestVM, type GuestVMArgs, type GuestNicArgs } from './guest-vm';
 export { HugepageConfig, type HugepageConfigArgs } from './hugepage-config';
+export { RemoteCommand, type RemoteCommandArgs, type SshConnection } from './remote-command';
+export { RemoteCopy, type RemoteCopyArgs } from './remote-copy';

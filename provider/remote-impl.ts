@@ -171,8 +171,10 @@ async function ssh(p: Props, remote: string, input: string | (() => NodeJS.Reada
 const where = (p: Props) => `${p.connection!.user}@${p.connection!.host}:${p.connection!.port}`;
 
 function failed(what: string, p: Props, r: Run): Error {
-  const tail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-15).join('\n');
-  if (r.code === 255 && !r.stdout) return new Error(`${what}: ssh to ${where(p)} failed: ${tail}`);
+  const lines = (r.stderr.trim() || r.stdout.trim()).replace(/\r/g, '').split('\n');
+  const tail = lines.slice(-15).join('\n');
+  // ssh's own failure: its last lines say why (the banner above them does not).
+  if (r.code === 255 && !r.stdout) return new Error(`${what}: ssh to ${where(p)} failed: ${lines.slice(-3).join(' ')}`);
   return new Error(`${what} on ${where(p)} exited with status ${r.code}${tail ? `:\n${tail}` : ''}`);
 }
 

@@ -6,6 +6,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { HostAgentArgError, hostAgentSettings } from '../../components/host-agent';
+import * as remote from '../../provider/remote-impl';
 import { EXAMPLES, engineStack, type EngineStack } from '../helpers/pulumi-stack';
 import { freePort, startSshd, type Sshd } from '../helpers/sshd';
 
@@ -122,6 +124,29 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
     assert.equal(token('v2'), tok);
     assert.equal((await get('/bridges/br0', tok)).status, 200, 'the bridge did not survive the upgrade');
     assert.equal((await get('/ports/vm1-eth0', tok)).status, 200, 'the port did not survive the upgrade');
+  });
+
+  it('bad input is refused naming the field and the rule; a host key other than the pinned one is refused', async () => {
+    const bad = await remote.check('command', {
+      connection: { host: '-oProxyCommand=x', port: 70000, user: '1x' },
+      privateKey: 'not a key',
+      create: '',
+      environment: { 'BAD-NAME': 'x' },
+    });
+    assert.deepEqual(
+      (bad.failures ?? []).map((f) => f.property),
+      ['connection.host', 'connection.port', 'connection.user', 'connection.privateKey', 'create', 'environment.BAD-NAME'],
+    );
+    assert.throws(() => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, listen: 'http://x' }), (e: Error) => e instanceof HostAgentArgError && /listen must be tcp:\/\/HOST:PORT/.test(e.message));
+    assert.throws(() => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, installDir: '/opt/$(x)' }), /installDir must be an absolute path/);
+    const conn = { host: sshd.host, port: sshd.port, user: sshd.user };
+    const ok = await remote.create('command', { connection: { ...conn, hostKey: sshd.hostKey }, privateKey: sshd.privateKey, create: 'printf %s "$X"', environment: { X: "it's $(not run)" } });
+    assert.equal(ok.outs.stdout, "it's $(not run)");
+    const otherKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ';
+    await assert.rejects(
+      remote.create('command', { connection: { ...conn, hostKey: otherKey }, privateKey: sshd.privateKey, create: 'true' }),
+      /ssh to root@127\.0\.0\.1:\d+ failed: .*Host key verification failed/,
+    );
   });
 
   it('destroy stops the agent and removes the install dir', async () => {

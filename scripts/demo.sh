@@ -12,6 +12,9 @@ export PATH="$NODE_DIR/bin:$root/node_modules/.bin:$PULUMI_DIR/bin:$PATH"
 demo=${DEMO_DIR:-/var/lib/vhostnet-demo}
 run=/run/vhostnet-demo
 sockets=/tmp/vhostnet-demo
+# A previous demo that was interrupted may have left its guests (they outlive the agent by design) and agent.
+for pidfile in "$demo"/state/guests/*/qemu.pid; do [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
+pkill -f -- '--file-prefix vhostnet-demo' 2>/dev/null || true
 rm -rf "$demo" "$sockets" && mkdir -p "$demo"
 export PULUMI_BACKEND_URL=file://$demo/pulumi PULUMI_HOME=$demo/pulumi-home PULUMI_CONFIG_PASSPHRASE=vhostnet-demo \
   PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
@@ -24,6 +27,8 @@ node dist/datapath/agent/main.js --run-dir "$run" --state-dir "$demo/state" --fi
   --eal-arg=--log-level=lib.eal:error >"$demo/agent.log" 2>&1 &
 agent=$!
 cleanup() {
+  trap '' PIPE # our reader may be gone (demo | head): clean up regardless of failed writes
+  set +e
   if [[ ${DEMO_KEEP:-} == 1 ]]; then echo "left running: agent pid $agent; tear down with: (cd examples/guests && pulumi destroy --yes --stack demo)"; return; fi
   step "pulumi destroy, then stop the agent"
   (cd "$root/examples/guests" && pulumi destroy --yes --non-interactive --stack demo 2>&1 | tail -4) || true
@@ -31,6 +36,7 @@ cleanup() {
   wait "$agent" 2>/dev/null || true
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
 for _ in $(seq 100); do [[ -S $run/agent.sock ]] && break; sleep 0.2; done
 vhostctl show | head -1
 

@@ -238,7 +238,7 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
   // rte_vhost_extern_callback_register(vid, ops) with a pre_msg_handle that answers
   // RTE_VHOST_MSG_RESULT_ERR to GET_INFLIGHT_FD/SET_INFLIGHT_FD (the datapath never negotiates
   // inflight tracking), and disable VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD on every socket.
-  it.skip('vhost-user: GET_INFLIGHT_FD with large sizes is refused, not allocated (addon/DPDK bug)', async () => {
+  it('vhost-user: GET_INFLIGHT_FD with large sizes is refused, not allocated (addon/DPDK bug)', async () => {
     const r = await agent.client.put<{ object: PortState }>('/ports/fzinf', { bridge: 'fz', type: 'dpdkvhostuser' });
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${agent.proc!.pid}/status`, 'utf8'))![1]) / 1024;
     const before = rss();

@@ -64,12 +64,31 @@ int onVringStateChanged(int vid, uint16_t vring, int enable) {
   return 0;
 }
 
+// DPDK 22.11 sizes GET_INFLIGHT_FD's shared memory from the peer's u16s with no bound (up to
+// ~35 GB, zeroed on the vhost-events thread). We never negotiate inflight tracking, so both
+// inflight requests are refused before librte_vhost sees them (ERR closes the connection).
+constexpr uint32_t kReqGetInflightFd = 31;  // VHOST_USER_GET_INFLIGHT_FD (lib/vhost/vhost_user.h)
+constexpr uint32_t kReqSetInflightFd = 32;  // VHOST_USER_SET_INFLIGHT_FD
+
+rte_vhost_msg_result preMsg(int, void* msg) {
+  uint32_t req;
+  memcpy(&req, msg, sizeof req);  // vhu_msg_context starts with the message, which starts with request
+  if (req == kReqGetInflightFd || req == kReqSetInflightFd) return RTE_VHOST_MSG_RESULT_ERR;
+  return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+const rte_vhost_user_extern_ops kExternOps = {.pre_msg_handle = preMsg, .post_msg_handle = nullptr};
+
+int onNewConnection(int vid) {
+  return rte_vhost_extern_callback_register(vid, &kExternOps, nullptr) == 0 ? 0 : -1;
+}
+
 const rte_vhost_device_ops kOps = {
     .new_device = onNewDevice,
     .destroy_device = onDestroyDevice,
     .vring_state_changed = onVringStateChanged,
     .features_changed = nullptr,
-    .new_connection = nullptr,
+    .new_connection = onNewConnection,
     .destroy_connection = nullptr,
     .guest_notified = nullptr,
     .reserved = {},
@@ -157,7 +176,10 @@ int createPort(int bridge, bool client, const std::string& path) {
     undo();
     throw std::runtime_error("createPort: rte_vhost_driver_register(" + path + ") failed (see the EAL log)");
   }
-  if (rte_vhost_driver_callback_register(path.c_str(), &kOps) != 0 || rte_vhost_driver_start(path.c_str()) != 0) {
+  uint64_t proto = 0;  // no inflight tracking (see preMsg)
+  bool protoOk = rte_vhost_driver_get_protocol_features(path.c_str(), &proto) == 0 &&
+                 rte_vhost_driver_set_protocol_features(path.c_str(), proto & ~(1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) == 0;
+  if (!protoOk || rte_vhost_driver_callback_register(path.c_str(), &kOps) != 0 || rte_vhost_driver_start(path.c_str()) != 0) {
     int e = errno;
     rte_vhost_driver_unregister(path.c_str());
     undo();

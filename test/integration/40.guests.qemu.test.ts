@@ -152,5 +152,10 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     assert.ok(p.status!.features.negotiatedNames.includes('mq'));
     const rx = p.status!.queues.map((q) => q.rxPackets);
     assert.ok(rx.length === 2 && rx[0] > 0 && rx[1] > 0, `per-queue rx from the guest: ${rx}`);
+    // egress follows the ingress queue pair: with one PMD each guest still receives on both
+    for (const name of ['mq0', 'mq1']) {
+      const tx = (await agent.client.get<PortState>(`/ports/${name}`)).status!.queues.map((q) => q.txPackets);
+      assert.ok(tx.length === 2 && tx[0] > 0 && tx[1] > 0, `${name}: per-queue tx to the guest: ${tx}`);
+    }
   });
 });

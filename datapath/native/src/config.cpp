@@ -1,6 +1,7 @@
 // Builds the PMD configs: which guest TX vrings each PMD polls (round-robin over PMDs) and,
-// per destination port, which guest RX vring a PMD enqueues to (its index modulo the port's
-// queue pairs, so a queue pair is fed by a fixed set of PMDs). Published RCU-style.
+// per destination port, which guest RX vring a PMD enqueues to (the source queue pair modulo
+// the port's queue pairs; the PMD's index modulo them when the source has no queue pair).
+// Published RCU-style.
 #include <rte_cycles.h>
 #include <rte_vhost.h>
 #include "datapath.h"
@@ -40,7 +41,8 @@ void Datapath::republish() {
   for (int i = 0; i < n; i++) {
     next[i] = new PmdConf();
     next[i]->members.resize(kMaxBridges);
-    for (int p = 0; p < kMaxPorts; p++) next[i]->tx[p] = {-1, 0, nullptr};
+    next[i]->lanes.resize(kMaxPorts);
+    for (int p = 0; p < kMaxPorts; p++) next[i]->tx[p] = {-1, 0, 0, nullptr, nullptr, nullptr};
   }
   // destinations, and flood lists of the ready ports per bridge
   for (int id = 0; id < kMaxPorts; id++) {
@@ -51,7 +53,11 @@ void Datapath::republish() {
     for (int i = 0; i < n; i++) {
       int v = pickTxVring(*p, i);
       if (v < 0) continue;
-      next[i]->tx[id] = {p->vid, (uint16_t)v, p->ctr.at(i, v / 2)};
+      // Egress queue pair follows the ingress one (mod the destination's), so one PMD still
+      // feeds every queue pair of a multiqueue guest; lanes whose vring is off fall back.
+      auto& lanes = next[i]->lanes[id];
+      for (int k = 0; k < p->nrVrings / 2; k++) lanes.push_back(p->vringEnabled[2 * k] ? (uint16_t)(2 * k) : (uint16_t)v);
+      next[i]->tx[id] = {p->vid, (uint16_t)v, (uint16_t)lanes.size(), p->ctr.at(i, v / 2), p->ctr.at(i, 0), lanes.data()};
       next[i]->members[p->bridge].push_back((uint16_t)id);
     }
   }

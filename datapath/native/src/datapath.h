@@ -55,14 +55,18 @@ struct alignas(64) RxQueue {
 // Where this PMD enqueues for each destination port.
 struct TxTarget {
   int vid;              // -1: not ready (no device or no enabled guest RX vring)
-  uint16_t vring;       // guest RX vring = 2 * queue pair
+  uint16_t vring;       // guest RX vring = 2 * queue pair, when the source queue pair is unknown
+  uint16_t nLanes;      // the port's queue pairs (0: not ready)
   QueueCounters* ctr;   // this PMD's row, that port, that queue pair
+  QueueCounters* row0;  // this PMD's row, that port, queue pair 0
+  const uint16_t* lanes;  // [source queue pair % nLanes] -> guest RX vring (enabled, or a fallback)
 };
 
 struct PmdConf {
   std::vector<RxQueue> rx;
   std::vector<std::vector<uint16_t>> members;  // per bridge id, storage behind RxQueue::members
   TxTarget tx[kMaxPorts];
+  std::vector<std::vector<uint16_t>> lanes;  // per port id, storage behind TxTarget::lanes
   // for pmdStats
   std::vector<std::pair<uint16_t, uint16_t>> rxList;  // (port, queue pair)
 };

@@ -38,16 +38,24 @@ inline uint64_t sumBytes(rte_mbuf* const* pkts, uint16_t n) {
   return b;
 }
 
-inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n) {
+// srcQp: the queue pair the burst came in on, -1 if it has none (then the PMD's default lane).
+// vhost takes the vq's access lock, so PMDs sharing a destination vring stay safe.
+inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n, int srcQp) {
   const TxTarget& t = c->tx[port];
   if (unlikely(t.vid < 0)) {  // destination has no ready guest RX vring
     if (t.ctr) addCounter(t.ctr->txDrops, n);
     return;
   }
-  uint16_t sent = rte_vhost_enqueue_burst(t.vid, t.vring, pkts, n);
-  addCounter(t.ctr->txPackets, sent);
-  addCounter(t.ctr->txBytes, sumBytes(pkts, sent));
-  if (unlikely(sent != n)) addCounter(t.ctr->txDrops, n - sent);
+  uint16_t vring = t.vring;
+  QueueCounters* ctr = t.ctr;
+  if (likely(srcQp >= 0)) {
+    vring = t.lanes[t.nLanes == 1 ? 0 : (uint16_t)srcQp % t.nLanes];
+    ctr = t.row0 + vring / 2;
+  }
+  uint16_t sent = rte_vhost_enqueue_burst(t.vid, vring, pkts, n);
+  addCounter(ctr->txPackets, sent);
+  addCounter(ctr->txBytes, sumBytes(pkts, sent));
+  if (unlikely(sent != n)) addCounter(ctr->txDrops, n - sent);
 }
 
 // Learns the source and returns the destination port, kFlood or kDrop.
@@ -94,7 +102,7 @@ __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte
     uint16_t k = 0;
     for (uint16_t i = 0; i < n; i++)
       if (dst[i] == port || (dst[i] == kFlood)) sub[k++] = pkts[i];
-    if (k) sendTo(c, port, sub, k);
+    if (k) sendTo(c, port, sub, k, q.vring / 2);
   };
   for (int k = 0; k < nt; k++) gather(targets[k]);
   if (!anyFlood) return;
@@ -110,7 +118,7 @@ __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte
 
 inline void flood(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
   for (uint16_t j = 0; j < q.nMembers; j++)
-    if (q.members[j] != q.port) sendTo(c, q.members[j], pkts, n);
+    if (q.members[j] != q.port) sendTo(c, q.members[j], pkts, n, q.vring / 2);
 }
 
 inline uint16_t pollQueue(const PmdConf* c, RxQueue& q, rte_mempool* pool, uint32_t now) {
@@ -127,7 +135,7 @@ inline uint16_t pollQueue(const PmdConf* c, RxQueue& q, rte_mempool* pool, uint3
     same &= dst[i] == dst[0];
   }
   if (likely(same)) {
-    if (dst[0] >= 0) sendTo(c, dst[0], pkts, n);
+    if (dst[0] >= 0) sendTo(c, dst[0], pkts, n, q.vring / 2);
     else if (dst[0] == kFlood) flood(c, q, pkts, n);
   } else {
     sendMixed(c, q, pkts, dst, n);

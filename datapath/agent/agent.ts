@@ -54,6 +54,12 @@ export function runningSettings(stored: SettingsSpec | undefined): RunningSettin
   };
 }
 
+export function controlCpus(ncpu: number, pmdCpus: number[]): number[] {
+  const all = [...Array(ncpu).keys()];
+  const rest = all.filter((c) => !pmdCpus.includes(c));
+  return rest.length ? rest : all;
+}
+
 export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Promise<RunningAgent> {
   const listenOn = cfg.listen ?? `unix:${path.join(cfg.runDir, 'agent.sock')}`;
   // Refuse bad options before DPDK starts: a process with the EAL up must shut it down to exit cleanly.
@@ -65,7 +71,8 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
   const ncpu = os.cpus().length;
   const eal = native.init({
     filePrefix: cfg.filePrefix,
-    mainCpus: [...Array(ncpu).keys()],
+    // The control path (Node's main thread, and what it starts) stays off the PMD cores when it can.
+    mainCpus: controlCpus(ncpu, running.pmdCpus),
     pmdCpus: running.pmdCpus,
     hugepages: running.hugepages,
     memoryMb: running.memoryMb,

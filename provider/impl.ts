@@ -14,6 +14,8 @@ import {
   HugepageSpec,
   PortSpec,
   SettingsSpec,
+  VXLAN_REPLACE_FIELDS,
+  VxlanPortSpec,
   fieldIssues,
   pairNics,
   queryString,
@@ -25,7 +27,7 @@ import {
 } from '../datapath/api';
 import type { z } from 'zod';
 
-export type Kind = 'bridge' | 'clientPort' | 'serverPort' | 'settings' | 'guest' | 'hugepages';
+export type Kind = 'bridge' | 'clientPort' | 'serverPort' | 'settings' | 'guest' | 'hugepages' | 'vxlanPort';
 
 /** Inputs every resource carries besides its own fields. */
 interface Common {
@@ -101,6 +103,16 @@ const OPS: Record<Kind, KindOps> = {
     outputs: (o) => {
       const st = o.status as { state?: string; pid?: number; accel?: string } | undefined;
       return { version: o.version, qemuCommand: o.qemuCommand, libvirtXml: o.libvirtXml, notes: o.notes, state: st?.state ?? 'unknown', pid: st?.pid ?? 0 };
+    },
+  },
+  vxlanPort: {
+    schema: VxlanPortSpec,
+    path: (p) => `/ports/${encodeURIComponent(String(p.name))}`,
+    spec: (p) => ({ ...pick(p, ['name', 'bridge', 'underlay', 'vni', 'udpPort']), type: 'vxlan' }),
+    replaceOn: [...VXLAN_REPLACE_FIELDS],
+    outputs: (o) => {
+      const st = o.status as { link?: string; reason?: string; underlay?: { localMac?: string; remoteMac?: string } } | undefined;
+      return { version: o.version, link: st?.link ?? 'down', linkReason: st?.reason ?? '', localMac: st?.underlay?.localMac ?? '', remoteMac: st?.underlay?.remoteMac ?? '' };
     },
   },
   hugepages: {

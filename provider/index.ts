@@ -8,3 +8,4 @@ export { GuestVM, type GuestVMArgs, type GuestNicArgs } from './guest-vm';
 export { HugepageConfig, type HugepageConfigArgs } from './hugepage-config';
 export { RemoteCommand, type RemoteCommandArgs, type SshConnection } from './remote-command';
 export { RemoteCopy, type RemoteCopyArgs } from './remote-copy';
+export { VxlanPort, type VxlanPortArgs, type VxlanUnderlayArgs } from './vxlan-port';

@@ -11,7 +11,10 @@ import {
   RESTART_SETTINGS,
   SERVER_PORT_DEPRECATION,
   SettingsSpec,
+  VXLAN_REPLACE_FIELDS,
+  VxlanPortSpec,
   derivedMac,
+  isVxlanInput,
   parse,
   qemuNicArgs,
   type BridgeState,
@@ -19,8 +22,9 @@ import {
   type PlannedChange,
   type PortState,
   type SettingsState,
+  type VxlanPortState,
 } from '../api';
-import type { Datapath } from './datapath';
+import type { AppliedTunnel, Datapath } from './datapath';
 import { portStatus } from './status';
 import type { Kind, Store } from './store';
 
@@ -196,6 +200,7 @@ export class Control {
   }
 
   private portState(name: string, spec: Omit<PortSpec, 'expectedVersion'>, version: number, withStatus: boolean): PortState {
+    if ((spec as { type: string }).type === 'vxlan') return this.vxlanState(name, spec as unknown as StoredVxlan, version, withStatus) as unknown as PortState;
     const socketPath = this.socketPathOf(name, spec);
     const mac = spec.mac ?? derivedMac(name);
     const state: PortState = {
@@ -261,6 +266,7 @@ export class Control {
   }
 
   putPort(name: string, input: unknown, o: ChangeOptions = {}): ChangeResult<PortState> {
+    if (isVxlanInput(input)) return this.putVxlanPort(name, input, o) as unknown as ChangeResult<PortState>;
     const spec = strip(parse(PortSpec, withName(input, name), 'port'));
     if (!this.store.get('bridge', spec.bridge))
       throw new ApiError('invalid', `invalid port: bridge ${spec.bridge} does not exist`, [{ field: 'bridge', rule: 'must name an existing bridge' }]);
@@ -317,8 +323,84 @@ export class Control {
     fs.rmSync(this.serverSocket(name, sockDir), { force: true });
   }
 
+  // ---- vxlan tunnel ports (stored as ports: bridges list them, deletePort removes them) ----
+
+  private vxlanState(name: string, spec: StoredVxlan, version: number, withStatus: boolean): VxlanPortState {
+    const state: VxlanPortState = { ...spec, version };
+    if (!withStatus) return state;
+    const info = this.dp.portInfo(name);
+    const applied = this.dp.applied(name);
+    const t = applied?.mode === 'vxlan' ? (JSON.parse(applied.path) as AppliedTunnel) : undefined;
+    const oper = underlayOperstate(spec.underlay.iface);
+    const zero = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0 };
+    const st: VxlanPortState['status'] = {
+      link: 'down',
+      underlay: { iface: spec.underlay.iface, operstate: oper, localMac: t?.localMac, remoteMac: t?.remoteMac },
+      stats: info?.stats ?? zero,
+      queues: info?.queues ?? [],
+    };
+    const err = this.applyErrors.get(name);
+    if (err) st.reason = `not in the datapath: ${err}`;
+    else if (!info) st.reason = 'not in the datapath';
+    else if (oper === undefined) st.reason = `underlay interface ${spec.underlay.iface} is missing from the agent's network namespace`;
+    else if (oper !== 'up' && oper !== 'unknown') st.reason = `underlay interface ${spec.underlay.iface} is not up (operstate ${oper})`;
+    else st.link = 'up';
+    state.status = st;
+    return state;
+  }
+
+  private putVxlanPort(name: string, input: unknown, o: ChangeOptions): ChangeResult<VxlanPortState> {
+    const spec = strip(parse(VxlanPortSpec, withName(input, name), 'port')) as StoredVxlan;
+    if (!this.store.get('bridge', spec.bridge))
+      throw new ApiError('invalid', `invalid port: bridge ${spec.bridge} does not exist`, [{ field: 'bridge', rule: 'must name an existing bridge' }]);
+    const cur = this.store.get<StoredVxlan>('port', name);
+    if (cur && cur.spec.type !== 'vxlan')
+      throw new ApiError('conflict', `port ${name} is a ${cur.spec.type} port: delete it before making a vxlan port of that name`, [{ field: 'type', rule: `must stay ${cur.spec.type}` }]);
+    this.checkOwner('port', name, cur?.spec.owner, spec.owner, o);
+    this.checkVersion('port', name, cur?.version ?? 0, (input as { expectedVersion?: number })?.expectedVersion ?? o.expectedVersion);
+    const other = this.store.list<StoredVxlan>('port').find((p) => p.name !== name && p.spec.type === 'vxlan' && p.spec.underlay.iface === spec.underlay.iface);
+    if (other)
+      throw new ApiError('conflict', `port ${other.name} already uses ${spec.underlay.iface} as its underlay`, [{ field: 'underlay.iface', rule: 'must be an interface no other vxlan port uses' }]);
+    const diff = diffFields(cur?.spec, spec);
+    const replace = !!cur && diff.some((d) => (VXLAN_REPLACE_FIELDS as readonly string[]).includes(d.field));
+    const change: PlannedChange = { op: !cur ? 'create' : replace ? 'replace' : diff.length ? 'update' : 'none', kind: 'port', name, diff, disruptive: replace };
+    if (replace) change.why = 'changing the tunnel re-opens its underlay: traffic across it stops briefly';
+    const nextVersion = (cur?.version ?? 0) + (change.op === 'none' ? 0 : 1);
+    if (o.dryRun || change.op === 'none') return { dryRun: !!o.dryRun, changes: [change], object: this.vxlanState(name, spec, nextVersion, !o.dryRun), warnings: [] };
+    const version = this.store.transaction(() => {
+      const v = this.store.put('port', name, spec);
+      this.applyVxlan(name, spec);
+      return v;
+    });
+    this.log(`port ${name} ${change.op}d (vxlan over ${spec.underlay.iface}, vni ${spec.vni}, bridge ${spec.bridge})`);
+    return { dryRun: false, changes: [change], object: this.vxlanState(name, spec, version, true), warnings: [] };
+  }
+
+  /** Resolves the MACs (refusing with the reason) and (re)creates the tunnel when it changed. */
+  private applyVxlan(name: string, spec: StoredVxlan): void {
+    const u = spec.underlay;
+    const fail = (field: string, rule: string, msg: string) => new ApiError('datapath', `port ${name}: ${msg}`, [{ field, rule }]);
+    const oper = underlayOperstate(u.iface);
+    if (oper === undefined) throw fail('underlay.iface', "must be an interface in the agent's network namespace", `underlay interface ${u.iface} does not exist in the agent's network namespace`);
+    const localMac = u.localMac ?? fs.readFileSync(`/sys/class/net/${u.iface}/address`, 'utf8').trim();
+    const remoteMac = u.remoteMac ?? neighbourMac(u.iface, u.remoteIp);
+    if (!remoteMac)
+      throw fail('underlay.remoteMac', 'must be given, or the kernel must know the neighbour', `no neighbour entry for ${u.remoteIp} on ${u.iface} in the kernel's table: set underlay.remoteMac, or let the host resolve it first (e.g. ping ${u.remoteIp})`);
+    const want: AppliedTunnel = { iface: u.iface, localIp: u.localIp, remoteIp: u.remoteIp, localMac, remoteMac, vni: spec.vni, udpPort: spec.udpPort };
+    const have = this.dp.applied(name);
+    if (have && have.bridge === spec.bridge && have.mode === 'vxlan' && have.path === JSON.stringify(want)) return;
+    if (have) this.dp.removePort(name);
+    try {
+      this.dp.addTunnel(name, spec.bridge, want);
+      this.applyErrors.delete(name);
+    } catch (e) {
+      throw new ApiError('datapath', `port ${name}: the datapath refused it: ${(e as Error).message}`, [{ field: 'underlay', rule: 'must be usable by the datapath' }]);
+    }
+  }
+
   /** Makes the datapath's port match spec; on failure restores what was there and throws. */
   private applyPort(name: string, spec: Omit<PortSpec, 'expectedVersion'>): void {
+    if ((spec as { type: string }).type === 'vxlan') return this.applyVxlan(name, spec as unknown as StoredVxlan);
     const want = { bridge: spec.bridge, mode: spec.type === 'dpdkvhostuserclient' ? 'client' : 'server', path: this.socketPathOf(name, spec) } as const;
     const have = this.dp.applied(name);
     if (have && have.bridge === want.bridge && have.mode === want.mode && have.path === want.path) return;
@@ -398,6 +480,26 @@ export class Control {
     if (this.opts.log) this.opts.log(msg);
     else process.stderr.write(`vhostnet-agent: ${msg}\n`);
   }
+}
+
+type StoredVxlan = Omit<VxlanPortSpec, 'expectedVersion'>;
+
+/** The kernel's operstate of an interface in our namespace, undefined if it does not exist. */
+function underlayOperstate(iface: string): string | undefined {
+  try {
+    return fs.readFileSync(`/sys/class/net/${iface}/operstate`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The MAC of ip on iface from the kernel's neighbour table (this namespace's /proc/net/arp). */
+function neighbourMac(iface: string, ip: string): string | undefined {
+  for (const line of fs.readFileSync('/proc/net/arp', 'utf8').split('\n').slice(1)) {
+    const [addr, , flags, mac, , dev] = line.trim().split(/\s+/);
+    if (addr === ip && dev === iface && (Number(flags) & 0x2) && mac !== '00:00:00:00:00:00') return mac.toLowerCase();
+  }
+  return undefined;
 }
 
 function withName(input: unknown, name: string): unknown {

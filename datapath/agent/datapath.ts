@@ -4,8 +4,20 @@ import type { FdbEntry, NativeDatapath, PmdStats, PortInfo } from '../native/add
 
 export interface AppliedPort {
   bridge: string;
-  mode: 'client' | 'server';
+  mode: 'client' | 'server' | 'vxlan';
+  /** vhost-user: the socket; vxlan: the tunnel's parameters as JSON (a change re-creates it). */
   path: string;
+}
+
+/** What the native createTunnel takes, MACs resolved. */
+export interface AppliedTunnel {
+  iface: string;
+  localIp: string;
+  remoteIp: string;
+  localMac: string;
+  remoteMac: string;
+  vni: number;
+  udpPort: number;
 }
 
 export class Datapath {
@@ -49,8 +61,17 @@ export class Datapath {
   addPort(name: string, p: AppliedPort): void {
     const b = this.bridges.get(p.bridge);
     if (!b) throw new Error(`bridge ${p.bridge} is not in the datapath`);
+    if (p.mode === 'vxlan') throw new Error('a vxlan port is added with addTunnel');
     const id = this.native.createPort({ bridge: b.id, mode: p.mode, path: p.path });
     this.ports.set(name, { ...p, id });
+  }
+
+  addTunnel(name: string, bridge: string, t: AppliedTunnel): void {
+    const b = this.bridges.get(bridge);
+    if (!b) throw new Error(`bridge ${bridge} is not in the datapath`);
+    if (!this.native.createTunnel) throw new Error('this datapath has no tunnel support');
+    const id = this.native.createTunnel({ bridge: b.id, ...t });
+    this.ports.set(name, { bridge, mode: 'vxlan', path: JSON.stringify(t), id });
   }
 
   removePort(name: string): void {

@@ -14,3 +14,4 @@ export * from './client';
 export * from './guest';
 export * from './guest-vm';
 export * from './hugepages';
+export * from './tunnel';

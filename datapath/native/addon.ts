@@ -82,6 +82,14 @@ export interface NativeDatapath {
    * server: creates the socket at path.
    */
   createPort(spec: { bridge: number; mode: 'client' | 'server'; path: string }): number;
+  /**
+   * A VXLAN tunnel port on the bridge: opens iface (in the agent's network namespace) with DPDK's
+   * af_packet PMD, one queue pair per PMD; frames to localIp:udpPort from remoteIp with this vni
+   * are decapsulated and switched, frames the bridge sends to it are encapsulated towards
+   * remoteMac/remoteIp. Throws naming the field (iface missing, already an underlay, bad value).
+   * destroyPort removes it like any port. Optional only so unit-test fakes may leave it out.
+   */
+  createTunnel?(spec: { bridge: number; iface: string; localIp: string; remoteIp: string; localMac: string; remoteMac: string; vni: number; udpPort: number }): number;
   /** Unregisters the socket; returns once no PMD touches the port any more. Its FDB entries go too. */
   destroyPort(port: number): void;
   portInfo(port: number): PortInfo;

@@ -9,7 +9,8 @@
         "src/control.cpp",
         "src/eal.cpp",
         "src/pmd.cpp",
-        "src/port.cpp"
+        "src/port.cpp",
+        "src/tunnel.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
@@ -17,7 +18,7 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20", "-O2", "-O0"],
       "cflags": ["-O3", "<!@(pkg-config --cflags libdpdk)"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-Wno-missing-field-initializers", "<!@(pkg-config --cflags libdpdk)"],
-      "libraries": ["<!@(pkg-config --libs libdpdk)"]
+      "libraries": ["<!@(pkg-config --libs libdpdk)", "-lrte_bus_vdev"]
     }
   ]
 }

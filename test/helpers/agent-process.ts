@@ -14,6 +14,8 @@ export class AgentProcess {
   readonly client: AgentClient;
   readonly socket: string;
   log = '';
+  /** Network namespace the agent runs in (ip netns exec), if any. */
+  netns?: string;
 
   private constructor(
     readonly dir: string,
@@ -25,10 +27,11 @@ export class AgentProcess {
   }
 
   /** dir holds run/, state/ and agent.log; it is the test's to remove. */
-  static async start(opts: { name: string; dir?: string; args?: string[] }): Promise<AgentProcess> {
+  static async start(opts: { name: string; dir?: string; args?: string[]; netns?: string }): Promise<AgentProcess> {
     const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `vhostnet-${opts.name}-`));
     fs.mkdirSync(dir, { recursive: true });
     const a = new AgentProcess(dir, opts.name, opts.args ?? []);
+    a.netns = opts.netns;
     await a.launch();
     return a;
   }
@@ -40,7 +43,10 @@ export class AgentProcess {
   async launch(): Promise<void> {
     const args = [MAIN, '--run-dir', this.runDir, '--state-dir', path.join(this.dir, 'state'), '--file-prefix', `vhn-${this.name}`, '--socket-dir', this.dir, '--eal-arg=--log-level=lib.eal:error', ...this.extraArgs];
     const logFile = fs.openSync(path.join(this.dir, 'agent.log'), 'a');
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', logFile] });
+    // ip netns exec execs the agent in place: proc.pid is the agent's own pid
+    const proc = this.netns
+      ? spawn('ip', ['netns', 'exec', this.netns, process.execPath, ...args], { stdio: ['ignore', 'pipe', logFile] })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', logFile] });
     fs.closeSync(logFile);
     this.proc = proc;
     await new Promise<void>((resolve, reject) => {

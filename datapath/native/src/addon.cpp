@@ -10,6 +10,8 @@
 #include "eal.h"
 #include "errors.h"
 #include "port.h"
+#include "tunnel.h"
+#include <arpa/inet.h>
 
 using namespace vhn;
 
@@ -150,6 +152,45 @@ Napi::Value CreatePort(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, guarded(env, [&] { return createPort(bridge, mode == "client", path); }));
 }
 
+std::string strField(Napi::Env env, const Napi::Object& o, const std::string& key, const std::string& name) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) typeErr(env, name + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+uint32_t ipv4Field(Napi::Env env, const Napi::Object& o, const std::string& key, const std::string& name) {
+  std::string s = strField(env, o, key, name);
+  in_addr a{};
+  if (inet_pton(AF_INET, s.c_str(), &a) != 1) rangeErr(env, name + " must be an IPv4 address like 192.0.2.1 (got '" + s + "')");
+  return a.s_addr;  // network order
+}
+
+void macField(Napi::Env env, const Napi::Object& o, const std::string& key, const std::string& name, uint8_t out[6]) {
+  std::string s = strField(env, o, key, name);
+  unsigned b[6];
+  char tail;
+  if (sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6 || s.size() != 17)
+    rangeErr(env, name + " must be a MAC address like 02:00:00:00:00:01 (got '" + s + "')");
+  if (b[0] & 1) rangeErr(env, name + " must be a unicast MAC (got '" + s + "')");
+  for (int i = 0; i < 6; i++) out[i] = (uint8_t)b[i];
+}
+
+Napi::Value CreateTunnel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireReady(env, "createTunnel");
+  Napi::Object o = objectArg(info, 0, "createTunnel: spec");
+  TunnelSpec s{};
+  s.bridge = (int)intIn(env, o.Get("bridge"), "createTunnel: spec.bridge", 0, kMaxBridges - 1);
+  s.iface = strField(env, o, "iface", "createTunnel: spec.iface");
+  s.localIp = ipv4Field(env, o, "localIp", "createTunnel: spec.localIp");
+  s.remoteIp = ipv4Field(env, o, "remoteIp", "createTunnel: spec.remoteIp");
+  macField(env, o, "localMac", "createTunnel: spec.localMac", s.localMac);
+  macField(env, o, "remoteMac", "createTunnel: spec.remoteMac", s.remoteMac);
+  s.vni = (uint32_t)intIn(env, o.Get("vni"), "createTunnel: spec.vni", 1, 16777215);
+  s.udpPort = (uint16_t)intIn(env, o.Get("udpPort"), "createTunnel: spec.udpPort", 1, 65535);
+  return Napi::Number::New(env, guarded(env, [&] { return createTunnel(s); }));
+}
+
 Napi::Value DestroyPort(const Napi::CallbackInfo& info) {
   requireReady(info.Env(), "destroyPort");
   int port = idArg(info, 0, "destroyPort: port", kMaxPorts);
@@ -259,6 +300,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("destroyBridge", Napi::Function::New(env, DestroyBridge, "destroyBridge"));
   exports.Set("setFdbAging", Napi::Function::New(env, SetFdbAging, "setFdbAging"));
   exports.Set("createPort", Napi::Function::New(env, CreatePort, "createPort"));
+  exports.Set("createTunnel", Napi::Function::New(env, CreateTunnel, "createTunnel"));
   exports.Set("destroyPort", Napi::Function::New(env, DestroyPort, "destroyPort"));
   exports.Set("portInfo", Napi::Function::New(env, PortInfo, "portInfo"));
   exports.Set("fdb", Napi::Function::New(env, Fdb, "fdb"));

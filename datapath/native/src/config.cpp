@@ -27,7 +27,7 @@ void Datapath::republish() {
   const int n = (int)pmds.size();
   if (n == 0) return;
   for (auto& p : ports)  // the guest may have added vrings since new_device (vid is live under mu)
-    if (p && p->connected()) {
+    if (p && !p->tun && p->connected()) {
       uint16_t nr = rte_vhost_get_vring_num(p->vid);
       p->nrVrings = nr > kMaxVrings ? kMaxVrings : nr;
       if (p->nrVrings / 2 > p->maxQueuePairsSeen) p->maxQueuePairsSeen = p->nrVrings / 2;
@@ -42,7 +42,7 @@ void Datapath::republish() {
     next[i] = new PmdConf();
     next[i]->members.resize(kMaxBridges);
     next[i]->lanes.resize(kMaxPorts);
-    for (int p = 0; p < kMaxPorts; p++) next[i]->tx[p] = {-1, 0, 0, nullptr, nullptr, nullptr};
+    for (int p = 0; p < kMaxPorts; p++) next[i]->tx[p] = {-1, 0, 0, nullptr, nullptr, nullptr, nullptr, 0};
   }
   // destinations, and flood lists of the ready ports per bridge
   for (int id = 0; id < kMaxPorts; id++) {
@@ -50,6 +50,14 @@ void Datapath::republish() {
     if (!p || p->dying) continue;
     for (int i = 0; i < n; i++) next[i]->tx[id].ctr = p->ctr.at(i, 0);  // drops while not ready
     if (!p->connected()) continue;
+    if (p->tun) {  // one ethdev tx queue per PMD: af_packet queues are not thread-safe
+      for (int i = 0; i < n; i++) {
+        uint16_t tq = (uint16_t)(i % p->tun->queues);
+        next[i]->tx[id] = {-1, 0, 0, p->ctr.at(i, tq), p->ctr.at(i, 0), nullptr, p->tun.get(), tq};
+        next[i]->members[p->bridge].push_back((uint16_t)id);
+      }
+      continue;
+    }
     for (int i = 0; i < n; i++) {
       int v = pickTxVring(*p, i);
       if (v < 0) continue;
@@ -57,7 +65,7 @@ void Datapath::republish() {
       // feeds every queue pair of a multiqueue guest; lanes whose vring is off fall back.
       auto& lanes = next[i]->lanes[id];
       for (int k = 0; k < p->nrVrings / 2; k++) lanes.push_back(p->vringEnabled[2 * k] ? (uint16_t)(2 * k) : (uint16_t)v);
-      next[i]->tx[id] = {p->vid, (uint16_t)v, (uint16_t)lanes.size(), p->ctr.at(i, v / 2), p->ctr.at(i, 0), lanes.data()};
+      next[i]->tx[id] = {p->vid, (uint16_t)v, (uint16_t)lanes.size(), p->ctr.at(i, v / 2), p->ctr.at(i, 0), lanes.data(), nullptr, 0};
       next[i]->members[p->bridge].push_back((uint16_t)id);
     }
   }
@@ -67,6 +75,22 @@ void Datapath::republish() {
     Port* p = ports[id].get();
     if (!p || p->dying || !p->connected()) continue;
     Bridge* b = bridges[p->bridge].get();
+    if (p->tun) {  // the underlay's rx queues, polled like guest TX vrings
+      for (uint16_t tq = 0; tq < p->tun->queues; tq++) {
+        int i = rr++ % n;
+        RxQueue q{};
+        q.vid = -1;
+        q.tun = p->tun.get();
+        q.ethQueue = tq;
+        q.port = (uint16_t)id;
+        q.fdb = &b->fdb;
+        q.ctr = p->ctr.at(i, tq);
+        q.dstPort = -1;
+        next[i]->rx.push_back(q);
+        next[i]->rxList.push_back({(uint16_t)id, tq});
+      }
+      continue;
+    }
     for (int v = 1; v < p->nrVrings; v += 2) {
       if (!p->vringEnabled[v]) continue;
       int i = rr++ % n;

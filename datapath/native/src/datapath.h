@@ -16,6 +16,7 @@
 #include "limits.h"
 #include "rcu.h"
 #include "stats.h"
+#include "tunnel.h"
 
 namespace vhn {
 
@@ -32,13 +33,16 @@ struct Port {
   std::atomic<uint8_t> vringEnabled[kMaxVrings] = {};  // written by vring_state_changed without mu
   uint8_t kicksOff[kMaxVrings] = {};  // guest kicks already switched off on this vring
   PortCounters ctr;
-  bool connected() const { return vid >= 0; }
+  std::unique_ptr<Tunnel> tun;  // vxlan port: no vhost device; the underlay ethdev instead
+  bool connected() const { return vid >= 0 || (tun && !dying); }
 };
 
 // One polled guest TX vring. PMD-private: the caches are written by the PMD that owns it.
 struct alignas(64) RxQueue {
   int vid;
   uint16_t vring;
+  uint16_t ethQueue;        // tunnel ports: the underlay ethdev's rx queue
+  const Tunnel* tun;        // null for vhost ports
   uint16_t port;
   Fdb* fdb;
   const uint16_t* members;  // ready ports of the bridge (flood targets)
@@ -60,6 +64,8 @@ struct TxTarget {
   QueueCounters* ctr;   // this PMD's row, that port, that queue pair
   QueueCounters* row0;  // this PMD's row, that port, queue pair 0
   const uint16_t* lanes;  // [source queue pair % nLanes] -> guest RX vring (enabled, or a fallback)
+  const Tunnel* tun;      // tunnel port: encapsulate and send on its ethdev's queue ethQueue
+  uint16_t ethQueue;
 };
 
 struct PmdConf {

@@ -111,7 +111,8 @@ void datapathShutdown() {
     for (auto& p : g.ports)
       if (p && p->started) {
         p->dying = true;
-        paths.push_back(p->path);
+        if (p->tun) closeTunnel(*p->tun);  // the PMDs have stopped
+        else paths.push_back(p->path);
       }
   }
   // outside the lock: unregistering calls destroy_device on this thread

@@ -1,4 +1,4 @@
-// The packet loop, and nothing else. Per polled vring: dequeue a burst from the guest, learn
+// The packet loop, and nothing else. Per polled vring (or VXLAN underlay rx queue, decapsulated): dequeue a burst from the guest, learn
 // the sources, find each packet's destination (last-hit cache, then the FDB), and enqueue
 // once per destination port; flooding enqueues the same mbufs to every other ready port
 // (rte_vhost_enqueue_burst copies, so no clone is needed), then all mbufs are freed in bulk.
@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <rte_vhost.h>
@@ -38,10 +39,28 @@ inline uint64_t sumBytes(rte_mbuf* const* pkts, uint16_t n) {
   return b;
 }
 
+// VXLAN port: a copy of each frame behind outer headers, one tx burst on the underlay ethdev.
+__attribute__((noinline)) void sendTunnel(const TxTarget& t, rte_mbuf* const* pkts, uint16_t n) {
+  rte_mbuf* out[kBurst];
+  uint16_t k = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    rte_mbuf* o = vxlanEncap(*t.tun, pkts[i], g.pool);
+    if (likely(o != nullptr)) out[k++] = o;
+  }
+  uint16_t sent = k ? rte_eth_tx_burst(t.tun->ethPort, t.ethQueue, out, k) : 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < sent; i++) bytes += out[i]->pkt_len - kVxlanOverhead;
+  if (unlikely(sent < k)) rte_pktmbuf_free_bulk(out + sent, k - sent);
+  addCounter(t.ctr->txPackets, sent);
+  addCounter(t.ctr->txBytes, bytes);
+  if (unlikely(sent != n)) addCounter(t.ctr->txDrops, n - sent);
+}
+
 // srcQp: the queue pair the burst came in on, -1 if it has none (then the PMD's default lane).
 // vhost takes the vq's access lock, so PMDs sharing a destination vring stay safe.
 inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n, int srcQp) {
   const TxTarget& t = c->tx[port];
+  if (unlikely(t.tun != nullptr)) return sendTunnel(t, pkts, n);
   if (unlikely(t.vid < 0)) {  // destination has no ready guest RX vring
     if (t.ctr) addCounter(t.ctr->txDrops, n);
     return;
@@ -86,7 +105,7 @@ inline int32_t route(RxQueue& q, const rte_mbuf* m, uint32_t now) {
 
 // Mixed burst: one enqueue per target port, keeping each target's packets in order.
 __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts,
-                                         const int32_t* dst, uint16_t n) {
+                                         const int32_t* dst, uint16_t n, int srcQp) {
   bool anyFlood = false;
   int32_t targets[kBurst];
   int nt = 0;
@@ -102,7 +121,7 @@ __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte
     uint16_t k = 0;
     for (uint16_t i = 0; i < n; i++)
       if (dst[i] == port || (dst[i] == kFlood)) sub[k++] = pkts[i];
-    if (k) sendTo(c, port, sub, k, q.vring / 2);
+    if (k) sendTo(c, port, sub, k, srcQp);
   };
   for (int k = 0; k < nt; k++) gather(targets[k]);
   if (!anyFlood) return;
@@ -116,16 +135,14 @@ __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte
   }
 }
 
-inline void flood(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts, uint16_t n) {
+inline void flood(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts, uint16_t n, int srcQp) {
   for (uint16_t j = 0; j < q.nMembers; j++)
-    if (q.members[j] != q.port) sendTo(c, q.members[j], pkts, n, q.vring / 2);
+    if (q.members[j] != q.port) sendTo(c, q.members[j], pkts, n, srcQp);
 }
 
-inline uint16_t pollQueue(const PmdConf* c, RxQueue& q, rte_mempool* pool, uint32_t now) {
-  rte_mbuf* pkts[kBurst];
+// Switches one received burst (learn, route, send), then frees it. srcQp as for sendTo.
+inline void switchBurst(const PmdConf* c, RxQueue& q, rte_mbuf** pkts, uint16_t n, uint32_t now, int srcQp) {
   int32_t dst[kBurst];
-  uint16_t n = rte_vhost_dequeue_burst(q.vid, q.vring, pool, pkts, kBurst);
-  if (n == 0) return 0;
   addCounter(q.ctr->rxPackets, n);
   addCounter(q.ctr->rxBytes, sumBytes(pkts, n));
   bool same = true;
@@ -135,12 +152,36 @@ inline uint16_t pollQueue(const PmdConf* c, RxQueue& q, rte_mempool* pool, uint3
     same &= dst[i] == dst[0];
   }
   if (likely(same)) {
-    if (dst[0] >= 0) sendTo(c, dst[0], pkts, n, q.vring / 2);
-    else if (dst[0] == kFlood) flood(c, q, pkts, n);
+    if (dst[0] >= 0) sendTo(c, dst[0], pkts, n, srcQp);
+    else if (dst[0] == kFlood) flood(c, q, pkts, n, srcQp);
   } else {
-    sendMixed(c, q, pkts, dst, n);
+    sendMixed(c, q, pkts, dst, n, srcQp);
   }
   rte_pktmbuf_free_bulk(pkts, n);
+}
+
+inline uint16_t pollQueue(const PmdConf* c, RxQueue& q, rte_mempool* pool, uint32_t now) {
+  rte_mbuf* pkts[kBurst];
+  uint16_t n = rte_vhost_dequeue_burst(q.vid, q.vring, pool, pkts, kBurst);
+  if (n == 0) return 0;
+  switchBurst(c, q, pkts, n, now, q.vring / 2);
+  return n;
+}
+
+// Underlay rx queue of a VXLAN port: our tunnel's frames are decapsulated and switched (no
+// source queue pair: destinations use the PMD's lane); anything else on the link is freed.
+inline uint16_t pollTunnel(const PmdConf* c, RxQueue& q, uint32_t now) {
+  rte_mbuf* pkts[kBurst];
+  rte_mbuf* other[kBurst];
+  uint16_t n = rte_eth_rx_burst(q.tun->ethPort, q.ethQueue, pkts, kBurst);
+  if (n == 0) return 0;
+  uint16_t k = 0, no = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    if (likely(vxlanDecap(*q.tun, pkts[i]))) pkts[k++] = pkts[i];
+    else other[no++] = pkts[i];
+  }
+  if (no) rte_pktmbuf_free_bulk(other, no);
+  if (k) switchBurst(c, q, pkts, k, now, -1);
   return n;
 }
 
@@ -162,7 +203,7 @@ int pmdMain(void* arg) {
     if (likely(c != nullptr)) {
       RxQueue* rx = const_cast<RxQueue*>(c->rx.data());  // caches are this PMD's own
       const size_t nrx = c->rx.size();
-      for (size_t i = 0; i < nrx; i++) moved += pollQueue(c, rx[i], pool, now);
+      for (size_t i = 0; i < nrx; i++) moved += likely(rx[i].tun == nullptr) ? pollQueue(c, rx[i], pool, now) : pollTunnel(c, rx[i], now);
     }
     g.rcu.quiescent(qs);
     const uint64_t t = rte_rdtsc();

@@ -201,9 +201,15 @@ void destroyPort(int id) {
     started = p->started;
     g.republish();  // from here on no PMD polls it or sends to it
   }
-  if (started) rte_vhost_driver_unregister(path.c_str());  // may call onDestroyDevice
   std::lock_guard<std::mutex> lk(g.mu);
   Port* p = g.ports[id].get();
+  if (p->tun) closeTunnel(*p->tun);  // no PMD uses the ethdev any more (republished above)
+  else if (started) {
+    g.mu.unlock();  // unregistering may call onDestroyDevice, which takes mu
+    rte_vhost_driver_unregister(path.c_str());
+    g.mu.lock();
+    p = g.ports[id].get();
+  }
   Bridge* b = g.bridges[p->bridge].get();
   auto& ps = b->ports;
   for (size_t i = 0; i < ps.size(); i++)
@@ -230,8 +236,9 @@ PortInfoView portInfo(int id) {
       v.socketReady = stat(p->path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
     }
   }
-  rte_vhost_driver_get_features(p->path.c_str(), &v.offered);
-  if (p->connected()) {
+  if (!p->tun) rte_vhost_driver_get_features(p->path.c_str(), &v.offered);
+  if (p->tun) v.queuePairs = p->tun->queues;  // one underlay queue pair per PMD
+  else if (p->connected()) {
     v.vringsTotal = p->nrVrings;
     for (int i = 0; i < p->nrVrings; i++) v.vringsEnabled += p->vringEnabled[i].load(std::memory_order_relaxed);
     v.queuePairs = p->nrVrings / 2;

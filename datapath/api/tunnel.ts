@@ -1,0 +1,76 @@
+// VXLAN tunnel ports (OVS interface type vxlan): a bridge spanning hosts. The underlay is a
+// kernel interface of the agent's network namespace that the datapath opens with DPDK's
+// af_packet PMD; frames are carried in IPv4/UDP/VXLAN between localIp and remoteIp.
+import { z } from 'zod';
+import { Mac, Name } from './fields';
+import type { QueueCounters } from './port';
+
+export const IPV4_RULE = 'must be an IPv4 address like 192.0.2.1';
+
+export const Ipv4 = z
+  .string({ error: 'must be a string' })
+  .refine((s) => /^(\d{1,3})(\.\d{1,3}){3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255 && String(Number(o)) === o), { error: IPV4_RULE })
+  .refine((s) => !/^(0\.|127\.|22[4-9]\.|2[3-5]\d\.)/.test(s) && s !== '255.255.255.255', {
+    error: 'must be a unicast address (not 0.x, loopback, multicast or broadcast)',
+  });
+
+/** A Linux interface name: 1..15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
+export const IfName = z
+  .string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  .max(15, { error: 'must be at most 15 characters (IFNAMSIZ)' })
+  .refine((s) => !/[/:\s\0]/.test(s) && s !== '.' && s !== '..', { error: "must be an interface name (no '/', ':' or whitespace)" });
+
+export const VXLAN_DEFAULT_UDP_PORT = 4789;
+
+export const VxlanUnderlay = z.strictObject({
+  /** The kernel interface carrying the tunnel, in the agent's network namespace. */
+  iface: IfName,
+  localIp: Ipv4,
+  remoteIp: Ipv4,
+  /** Next hop MAC towards remoteIp; when absent the agent takes it from the kernel neighbour table. */
+  remoteMac: Mac.optional(),
+  /** Source MAC of the outer frames; the interface's own MAC when absent. */
+  localMac: Mac.optional(),
+});
+
+export const VxlanPortSpec = z
+  .strictObject({
+    name: Name,
+    bridge: Name,
+    type: z.literal('vxlan', { error: "must be 'vxlan'" }),
+    underlay: VxlanUnderlay,
+    vni: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(16777215, { error: 'must be at most 16777215 (24 bits)' }),
+    udpPort: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(65535, { error: 'must be at most 65535' }).default(VXLAN_DEFAULT_UDP_PORT),
+    owner: z.string().max(512, { error: 'must be at most 512 characters' }).optional(),
+    expectedVersion: z.int().min(1).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.underlay.localIp === p.underlay.remoteIp)
+      ctx.addIssue({ code: 'custom', path: ['underlay', 'remoteIp'], message: 'must differ from underlay.localIp' });
+  });
+export type VxlanPortSpec = z.output<typeof VxlanPortSpec>;
+export type VxlanPortInput = z.input<typeof VxlanPortSpec>;
+
+/** Every field but owner re-creates the tunnel (the underlay ethdev is reopened). */
+export const VXLAN_REPLACE_FIELDS = ['name', 'bridge', 'type', 'underlay', 'vni', 'udpPort'] as const;
+
+export interface VxlanPortStatus {
+  link: 'up' | 'down';
+  /** Why the tunnel is not forwarding: not in the datapath, underlay interface missing or not up. */
+  reason?: string;
+  /** What the datapath uses: the MACs resolved at apply time. */
+  underlay: { iface: string; operstate?: string; localMac?: string; remoteMac?: string };
+  stats: QueueCounters;
+  queues: QueueCounters[];
+}
+
+export interface VxlanPortState extends Omit<VxlanPortSpec, 'expectedVersion'> {
+  version: number;
+  status?: VxlanPortStatus;
+}
+
+/** True for a PUT body that asks for a vxlan port (the agent routes it to the tunnel schema). */
+export function isVxlanInput(input: unknown): boolean {
+  return !!input && typeof input === 'object' && (input as { type?: unknown }).type === 'vxlan';
+}

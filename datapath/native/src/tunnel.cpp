@@ -1,0 +1,129 @@
+// VXLAN tunnel ports, control side: the underlay ethdev (DPDK's af_packet PMD over a kernel
+// interface of the agent's network namespace), the outer header template, and the port record.
+// The PMDs poll the ethdev's rx queues like vrings and encapsulate / decapsulate (tunnel.h).
+#include "tunnel.h"
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <atomic>
+#include <rte_bus_vdev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include "datapath.h"
+#include "errors.h"
+
+namespace vhn {
+
+namespace {
+std::atomic<uint32_t> vdevSeq{0};
+
+std::string ifaceState(const std::string& iface) {
+  unsigned idx = if_nametoindex(iface.c_str());
+  return idx ? "" : "spec.iface: interface " + iface + " does not exist in the agent's network namespace";
+}
+}  // namespace
+
+void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
+  std::string why = ifaceState(s.iface);
+  if (!why.empty()) throw RangeErr("createTunnel: " + why);
+  t.iface = s.iface;
+  t.queues = queues;
+  t.vdevName = "net_af_packet_vhn" + std::to_string(vdevSeq++);
+  std::string args = "iface=" + s.iface + ",qpairs=" + std::to_string(queues);
+  int r = rte_vdev_init(t.vdevName.c_str(), args.c_str());
+  if (r != 0) throw std::runtime_error("createTunnel: cannot open " + s.iface + " with af_packet (" + args + "): " + rte_strerror(-r) + " (see the EAL log)");
+  uint16_t pid;
+  auto fail = [&](const std::string& what, int err) {
+    rte_eth_dev_close(pid);
+    rte_vdev_uninit(t.vdevName.c_str());
+    throw std::runtime_error("createTunnel: " + s.iface + ": " + what + ": " + rte_strerror(err < 0 ? -err : err));
+  };
+  if (rte_eth_dev_get_port_by_name(t.vdevName.c_str(), &pid) != 0) {
+    rte_vdev_uninit(t.vdevName.c_str());
+    throw std::runtime_error("createTunnel: af_packet device " + t.vdevName + " has no ethdev port");
+  }
+  t.ethPort = pid;
+  rte_eth_conf conf{};
+  if ((r = rte_eth_dev_configure(pid, queues, queues, &conf)) != 0) fail("rte_eth_dev_configure", r);
+  const int sock = rte_eth_dev_socket_id(pid);
+  for (uint16_t q = 0; q < queues; q++) {
+    if ((r = rte_eth_rx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) fail("rx queue setup", r);
+    if ((r = rte_eth_tx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr)) != 0) fail("tx queue setup", r);
+  }
+  if ((r = rte_eth_dev_start(pid)) != 0) fail("rte_eth_dev_start", r);
+}
+
+void closeTunnel(Tunnel& t) {
+  rte_eth_dev_stop(t.ethPort);
+  rte_eth_dev_close(t.ethPort);
+  rte_vdev_uninit(t.vdevName.c_str());
+}
+
+int createTunnel(const TunnelSpec& s) {
+  if (s.iface.empty() || s.iface.size() >= IFNAMSIZ)
+    throw RangeErr("createTunnel: spec.iface must be 1.." + std::to_string(IFNAMSIZ - 1) + " characters");
+  if (s.vni < 1 || s.vni > 0xffffff) throw RangeErr("createTunnel: spec.vni must be between 1 and 16777215");
+  if (s.udpPort == 0) throw RangeErr("createTunnel: spec.udpPort must be between 1 and 65535");
+  const std::string key = "vxlan:" + s.iface;  // one tunnel per underlay interface
+  auto t = std::make_unique<Tunnel>();
+  t->localIp = s.localIp;
+  t->remoteIp = s.remoteIp;
+  t->vniWord = rte_cpu_to_be_32(s.vni << 8);
+  t->udpPort = rte_cpu_to_be_16(s.udpPort);
+  uint8_t* o = t->outer;
+  memset(o, 0, kVxlanOverhead);
+  memcpy(o, s.remoteMac, 6);
+  memcpy(o + 6, s.localMac, 6);
+  o[12] = 0x08;  // IPv4
+  uint8_t* ip = o + 14;
+  ip[0] = 0x45;
+  ip[6] = 0x40;  // DF: the underlay must carry the frame whole (no fragments to reassemble)
+  ip[8] = 64;    // TTL
+  ip[9] = 17;    // UDP
+  memcpy(ip + 12, &s.localIp, 4);
+  memcpy(ip + 16, &s.remoteIp, 4);
+  uint8_t* udp = o + 34;
+  memcpy(udp + 2, &t->udpPort, 2);  // checksum stays 0 (allowed for UDP over IPv4, RFC 7348)
+  uint8_t* vx = o + 42;
+  vx[0] = 0x08;  // I flag: VNI valid
+  memcpy(vx + 4, &t->vniWord, 4);
+
+  int id = -1;
+  {
+    std::lock_guard<std::mutex> lk(g.mu);
+    if (s.bridge < 0 || s.bridge >= kMaxBridges || !g.bridges[s.bridge])
+      throw RangeErr("createTunnel: spec.bridge: bridge " + std::to_string(s.bridge) + " does not exist");
+    auto it = g.portByPath.find(key);
+    if (it != g.portByPath.end())
+      throw RangeErr("createTunnel: spec.iface: " + s.iface + " is already the underlay of port " + std::to_string(it->second));
+    for (int i = 0; i < kMaxPorts; i++)
+      if (!g.ports[i]) { id = i; break; }
+    if (id < 0) throw RangeErr("createTunnel: too many ports (at most " + std::to_string(kMaxPorts) + ")");
+    openTunnel(*t, s, (uint16_t)std::max<size_t>(1, g.pmds.size()));
+    auto p = std::make_unique<Port>();
+    p->id = (uint16_t)id;
+    p->bridge = (uint16_t)s.bridge;
+    p->path = key;
+    p->maxQueuePairsSeen = t->queues;
+    p->ctr.pmds = (int)g.pmds.size();
+    size_t bytes = sizeof(QueueCounters) * kMaxQueuePairs * (size_t)std::max(1, p->ctr.pmds);
+    p->ctr.rows = static_cast<QueueCounters*>(aligned_alloc(64, bytes));
+    if (!p->ctr.rows) {
+      closeTunnel(*t);
+      throw std::runtime_error("createTunnel: out of memory for counters");
+    }
+    memset(p->ctr.rows, 0, bytes);
+    p->tun = std::move(t);
+    p->started = true;
+    g.ports[id] = std::move(p);
+    {
+      std::lock_guard<std::mutex> pl(g.pathMu);
+      g.portByPath[key] = (uint16_t)id;
+    }
+    g.bridges[s.bridge]->ports.push_back((uint16_t)id);
+    g.nPorts++;
+    g.republish();
+  }
+  return id;
+}
+
+}  // namespace vhn

@@ -1,0 +1,113 @@
+// VXLAN tunnel ports: an underlay kernel interface opened with DPDK's af_packet PMD, and the
+// per-packet encapsulation / decapsulation the PMDs run (inline: they are on the hot path).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+namespace vhn {
+
+constexpr uint32_t kVxlanOverhead = 14 + 20 + 8 + 8;  // outer Ethernet + IPv4 + UDP + VXLAN
+
+// Immutable while the port exists (PMDs read it without locks).
+struct Tunnel {
+  uint8_t outer[kVxlanOverhead];  // template: MACs, IPs, ports, VNI; lengths/csum/src port per packet
+  uint32_t localIp, remoteIp;     // network order
+  uint32_t vniWord;               // network order, VNI << 8 (the VXLAN header's second word)
+  uint16_t udpPort;               // network order
+  uint16_t ethPort;               // the af_packet ethdev
+  uint16_t queues;                // ethdev queue pairs (one per PMD: tx queues are not shared)
+  std::string vdevName, iface;
+};
+
+struct TunnelSpec {
+  int bridge;
+  std::string iface;
+  uint32_t localIp, remoteIp;  // network order
+  uint8_t localMac[6], remoteMac[6];
+  uint32_t vni;
+  uint16_t udpPort;  // host order
+};
+
+// Opens the underlay ethdev (vdev net_af_packetN, one queue pair per PMD) and starts it.
+// Throws RangeErr / runtime_error naming the field and the reason.
+void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues);
+void closeTunnel(Tunnel& t);
+int createTunnel(const TunnelSpec& s);
+
+// Flow entropy for the outer UDP source port (RFC 7348: 49152..65535): inner MACs, and the
+// IPv4 addresses and ports when there are some, so one flow keeps one underlay path.
+inline uint16_t vxlanSrcPort(const uint8_t* in, uint32_t len) {
+  uint64_t a, b;
+  memcpy(&a, in, 8);
+  uint32_t c;
+  memcpy(&c, in + 8, 4);
+  b = c;
+  if (len >= 38 && in[12] == 0x08 && in[13] == 0x00) {
+    uint64_t ips;
+    uint32_t ports;
+    memcpy(&ips, in + 26, 8);
+    memcpy(&ports, in + 34, 4);
+    b ^= ips * 0x9E3779B97F4A7C15ull ^ ports;
+  }
+  uint64_t h = (a ^ (b * 0xC2B2AE3D27D4EB4Full)) * 0x9E3779B97F4A7C15ull;
+  return (uint16_t)(49152 + ((h >> 40) & 0x3fff));
+}
+
+// Returns a new mbuf holding outer headers + a copy of m (the burst's mbufs are shared by
+// flooding and freed in bulk by the loop, so they cannot be handed to the ethdev), or nullptr.
+inline rte_mbuf* vxlanEncap(const Tunnel& t, const rte_mbuf* m, rte_mempool* pool) {
+  const uint32_t len = m->pkt_len;
+  rte_mbuf* o = rte_pktmbuf_alloc(pool);
+  if (unlikely(!o)) return nullptr;
+  uint8_t* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(o, (uint16_t)(kVxlanOverhead + len)));
+  if (unlikely(!d || kVxlanOverhead + len > 0xffff)) {
+    rte_pktmbuf_free(o);
+    return nullptr;
+  }
+  memcpy(d, t.outer, kVxlanOverhead);
+  uint8_t* in = d + kVxlanOverhead;
+  const void* src = rte_pktmbuf_read(m, 0, len, in);
+  if (src != in) memcpy(in, src, len);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(d + 14);
+  ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + 8 + len));
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  uint16_t* udp = reinterpret_cast<uint16_t*>(d + 34);
+  udp[0] = rte_cpu_to_be_16(vxlanSrcPort(in, len));
+  udp[2] = rte_cpu_to_be_16((uint16_t)(8 + 8 + len));
+  return o;
+}
+
+// True (and m adjusted to the inner frame) if m is IPv4/UDP from remoteIp to localIp:udpPort
+// carrying our VNI; false for anything else on the underlay (ARP, other traffic).
+inline bool vxlanDecap(const Tunnel& t, rte_mbuf* m) {
+  if (unlikely(m->data_len < kVxlanOverhead + 14)) return false;
+  const uint8_t* e = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (e[12] != 0x08 || e[13] != 0x00) return false;
+  const uint8_t* ip = e + 14;
+  const uint32_t ihl = (ip[0] & 0x0f) * 4u;
+  if ((ip[0] & 0xf0) != 0x40 || ihl < 20 || ip[9] != 17) return false;
+  if ((ip[6] & 0x3f) || ip[7]) return false;  // a fragment: not reassembled (DF is what we send)
+  uint32_t src, dst;
+  memcpy(&src, ip + 12, 4);
+  memcpy(&dst, ip + 16, 4);
+  if (dst != t.localIp || src != t.remoteIp) return false;
+  const uint32_t hdrs = 14 + ihl + 8 + 8;
+  if (m->data_len < hdrs + 14) return false;
+  const uint8_t* udp = ip + ihl;
+  uint16_t dport;
+  memcpy(&dport, udp + 2, 2);
+  if (dport != t.udpPort) return false;
+  const uint8_t* vx = udp + 8;
+  uint32_t w;
+  memcpy(&w, vx + 4, 4);
+  if (!(vx[0] & 0x08) || (w & rte_cpu_to_be_32(0xffffff00)) != t.vniWord) return false;
+  rte_pktmbuf_adj(m, (uint16_t)hdrs);
+  return true;
+}
+
+}  // namespace vhn

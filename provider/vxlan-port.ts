@@ -1,0 +1,64 @@
+import * as pulumi from '@pulumi/pulumi';
+import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
+import { makeProvider } from './load';
+
+export interface VxlanUnderlayArgs {
+  /** Kernel interface carrying the tunnel, in the agent's network namespace. */
+  iface: pulumi.Input<string>;
+  localIp: pulumi.Input<string>;
+  remoteIp: pulumi.Input<string>;
+  /** Next hop MAC towards remoteIp; the agent takes it from the kernel neighbour table when absent. */
+  remoteMac?: pulumi.Input<string>;
+  /** Outer source MAC; the interface's MAC when absent. */
+  localMac?: pulumi.Input<string>;
+}
+
+export interface VxlanPortArgs extends ConnectionArgs {
+  /** Port name; defaults to the resource name. Replaces. */
+  name?: pulumi.Input<string>;
+  /** The bridge's name. Replaces. */
+  bridge: pulumi.Input<string>;
+  /** The underlay: interface and both tunnel endpoints. Replaces. */
+  underlay: pulumi.Input<VxlanUnderlayArgs>;
+  /** VXLAN network identifier, 1..16777215 (both ends must agree). Replaces. */
+  vni: pulumi.Input<number>;
+  /** UDP destination port, default 4789. Replaces. */
+  udpPort?: pulumi.Input<number>;
+}
+
+/** A vxlan port (OVS interface type vxlan): the bridge reaches another host's bridge through it. */
+export class VxlanPort extends pulumi.dynamic.Resource {
+  declare readonly name: pulumi.Output<string>;
+  declare readonly bridge: pulumi.Output<string>;
+  declare readonly vni: pulumi.Output<number>;
+  /** "up" or "down" when last applied or refreshed, and why it was down. */
+  declare readonly link: pulumi.Output<string>;
+  declare readonly linkReason: pulumi.Output<string>;
+  /** The MACs the datapath resolved for the outer frames. */
+  declare readonly localMac: pulumi.Output<string>;
+  declare readonly remoteMac: pulumi.Output<string>;
+  declare readonly version: pulumi.Output<number>;
+
+  constructor(name: string, args: VxlanPortArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      makeProvider('vxlanPort'),
+      name,
+      {
+        ...connectionInputs(args),
+        name: args.name ?? name,
+        bridge: args.bridge,
+        underlay: args.underlay,
+        vni: args.vni,
+        udpPort: args.udpPort,
+        link: undefined,
+        linkReason: undefined,
+        localMac: undefined,
+        remoteMac: undefined,
+        version: undefined,
+      },
+      withSecrets(opts),
+      'vhostnet',
+      'VxlanPort',
+    );
+  }
+}

@@ -1,0 +1,164 @@
+// VXLAN tunnel ports: two "hosts" (network namespaces vhn-a / vhn-b joined by a veth pair),
+// each with its own agent (real addon, af_packet underlay) and a testpmd guest on a bridge
+// with one client port and one vxlan port. Guests on different hosts exchange frames.
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { AgentError, VxlanPortState } from '../../datapath/api';
+import { AgentProcess, waitFor } from '../helpers/agent-process';
+import { TestpmdGuest } from '../helpers/testpmd';
+
+const NS = ['vhn-a', 'vhn-b'];
+const VETH = ['vhn-va', 'vhn-vb'];
+const IP = ['169.254.200.1', '169.254.200.2'];
+const GMAC = ['02:00:00:00:70:0a', '02:00:00:00:70:0b'];
+const VNI = 5000;
+
+const sh = (...args: string[]) => execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+const quiet = (...args: string[]) => {
+  try {
+    sh(...args);
+  } catch {
+    /* already gone */
+  }
+};
+
+/** Two namespaces joined by a veth pair, MTU 1600 so a 1514-byte frame plus 50 bytes of VXLAN fits. */
+export function makeHosts(): void {
+  for (const ns of NS) quiet('ip', 'netns', 'del', ns);
+  for (const ns of NS) sh('ip', 'netns', 'add', ns);
+  sh('ip', 'link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]);
+  for (let i = 0; i < 2; i++) {
+    sh('ip', 'link', 'set', VETH[i], 'netns', NS[i]);
+    sh('ip', '-n', NS[i], 'link', 'set', VETH[i], 'mtu', '1600');
+    sh('ip', '-n', NS[i], 'addr', 'add', `${IP[i]}/24`, 'dev', VETH[i]);
+    sh('ip', '-n', NS[i], 'link', 'set', VETH[i], 'up');
+    sh('ip', '-n', NS[i], 'link', 'set', 'lo', 'up');
+  }
+  // fills both kernels' neighbour tables: the agents take the remote MAC from there
+  sh('ip', 'netns', 'exec', NS[0], 'busybox', 'ping', '-c', '1', '-W', '2', IP[1]);
+}
+
+export function removeHosts(): void {
+  for (const ns of NS) quiet('ip', 'netns', 'del', ns); // the veth pair goes with its namespaces
+}
+
+export interface Host {
+  agent: AgentProcess;
+  guest: TestpmdGuest;
+}
+
+/** Agent in namespace i, bridge br0 with client port g (testpmd guest, root namespace) and vxlan port vx. */
+export async function startHost(i: number, tag: string): Promise<Host> {
+  const agent = await AgentProcess.start({ name: `${tag}-${'ab'[i]}`, netns: NS[i] });
+  try {
+    const sock = path.join(agent.dir, 'g.sock');
+    const starting = TestpmdGuest.start({ name: `g-${tag}-${'ab'[i]}-${process.pid}`, logDir: agent.dir, ports: [{ path: sock, server: true, mac: GMAC[i] }] });
+    await agent.client.put('/bridges/br0', {});
+    await agent.client.put('/ports/g', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock });
+    const guest = await starting;
+    await agent.client.put('/ports/vx', { bridge: 'br0', type: 'vxlan', vni: VNI, underlay: { iface: VETH[i], localIp: IP[i], remoteIp: IP[1 - i] } });
+    return { agent, guest };
+  } catch (e) {
+    await agent.stop();
+    throw e;
+  }
+}
+
+export async function stopHost(h: Partial<Host> | undefined): Promise<void> {
+  await h?.guest?.stop().catch(() => undefined);
+  await h?.agent?.stop().catch(() => undefined);
+  if (h?.agent) fs.rmSync(h.agent.dir, { recursive: true, force: true });
+}
+
+describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
+  this.timeout(180000);
+  const hosts: Partial<Host>[] = [];
+  const vx = async (i: number) => (await hosts[i].agent!.client.get<VxlanPortState>('/ports/vx')).status!;
+
+  before(async () => {
+    makeHosts();
+    for (let i = 0; i < 2; i++) hosts.push(await startHost(i, 'vxlan'));
+    await waitFor('both tunnels and guest ports up', async () => {
+      for (const h of hosts) for (const p of await h.agent!.client.get<{ status?: { link: string } }[]>('/ports')) if (p.status?.link !== 'up') return false;
+      return true;
+    }, 30000);
+  });
+
+  after(async () => {
+    for (const h of hosts) await stopHost(h);
+    removeHosts();
+  });
+
+  it('the tunnel took its MACs from the interface and the kernel neighbour table', async () => {
+    const s = await vx(0);
+    const mac = (i: number) => sh('ip', '-n', NS[i], '-o', 'link', 'show', VETH[i]).match(/link\/ether ([0-9a-f:]{17})/)![1];
+    assert.equal(s.underlay.localMac, mac(0));
+    assert.equal(s.underlay.remoteMac, mac(1));
+    assert.equal(s.link, 'up');
+  });
+
+  it('guest A sends exactly N frames to guest B across the tunnel; B counts N, the tunnels agree', async () => {
+    const [a, b] = [hosts[0].guest!, hosts[1].guest!];
+    await b.send(0, GMAC[0], 1); // A's bridge learns GMAC[1] behind its tunnel, B's behind g
+    await b.settle();
+    await waitFor('guest A to receive the frame from B', async () => (await a.counters())[0].rxPackets >= 1, 10000);
+    const before = [await vx(0), await vx(1)];
+    await b.clearCounters();
+    const N = 1000;
+    await a.send(0, GMAC[1], N);
+    await a.settle();
+    await waitFor(`guest B to count ${N}`, async () => (await b.counters())[0].rxPackets >= N, 10000);
+    await b.settle();
+    assert.equal((await b.counters())[0].rxPackets, N);
+    const after = [await vx(0), await vx(1)];
+    assert.equal(after[0].stats.txPackets - before[0].stats.txPackets, N, 'tunnel A tx');
+    assert.equal(after[1].stats.rxPackets - before[1].stats.rxPackets, N, 'tunnel B rx');
+    assert.equal(after[0].stats.txDrops - before[0].stats.txDrops, 0);
+    const fdbA = await hosts[0].agent!.client.get<{ mac: string; port: string }[]>('/bridges/br0/fdb');
+    assert.ok(fdbA.some((e) => e.mac === GMAC[1] && e.port === 'vx'), JSON.stringify(fdbA));
+  });
+
+  it('full-size frames (1514 B) cross the tunnel too', async () => {
+    const [a, b] = [hosts[0].guest!, hosts[1].guest!];
+    await b.clearCounters();
+    await a.send(0, GMAC[1], 100, 1514);
+    await a.settle();
+    await waitFor('guest B to count 100', async () => (await b.counters())[0].rxPackets >= 100, 10000);
+    assert.equal((await b.counters())[0].rxBytes, 100 * 1514);
+  });
+
+  it('refuses bad tunnel specs, naming the field', async () => {
+    const c = hosts[0].agent!.client;
+    const base = { bridge: 'br0', type: 'vxlan', vni: 7, underlay: { iface: 'lo', localIp: '169.254.1.1', remoteIp: '169.254.1.2', remoteMac: '02:00:00:00:00:01' } };
+    const cases: [object, string][] = [
+      [{ ...base, vni: 0 }, 'vni'],
+      [{ ...base, vni: 16777216 }, 'vni'],
+      [{ ...base, udpPort: 70000 }, 'udpPort'],
+      [{ ...base, underlay: { ...base.underlay, localIp: '300.1.1.1' } }, 'underlay.localIp'],
+      [{ ...base, underlay: { ...base.underlay, remoteMac: '01:00:00:00:00:01' } }, 'underlay.remoteMac'],
+      [{ ...base, underlay: { ...base.underlay, iface: 'a/b' } }, 'underlay.iface'],
+      [{ ...base, underlay: { ...base.underlay, iface: 'vhn-nosuch' } }, 'underlay.iface'],
+      [{ ...base, underlay: { ...base.underlay, remoteMac: undefined } }, 'underlay.remoteMac'], // nobody at .1.2 in the neighbour table
+      [{ ...base, underlay: { ...base.underlay, iface: VETH[0] } }, 'underlay.iface'], // vx already uses it
+    ];
+    for (const [body, field] of cases) {
+      const e = await c.put('/ports/bad', body).then(() => undefined, (x: AgentError) => x);
+      assert.ok(e, `accepted ${JSON.stringify(body)}`);
+      assert.ok(e.issues.some((i) => i.field === field), `${JSON.stringify(body)}: ${e.message} ${JSON.stringify(e.issues)}`);
+    }
+    assert.ok(!(await c.get<{ name: string }[]>('/ports')).some((p) => p.name === 'bad'));
+  });
+
+  it('status says why the tunnel is down when its underlay is not up', async () => {
+    sh('ip', '-n', NS[0], 'link', 'set', VETH[0], 'down');
+    try {
+      const s = await vx(0);
+      assert.equal(s.link, 'down');
+      assert.match(s.reason!, /underlay interface vhn-va is not up/);
+    } finally {
+      sh('ip', '-n', NS[0], 'link', 'set', VETH[0], 'up');
+    }
+  });
+});

@@ -28,7 +28,8 @@ void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   t.iface = s.iface;
   t.queues = queues;
   t.vdevName = "net_af_packet_vhn" + std::to_string(vdevSeq++);
-  std::string args = "iface=" + s.iface + ",qpairs=" + std::to_string(queues);
+  // a deeper ring absorbs the PMD being descheduled; qdisc bypass saves the tx path a qdisc
+  std::string args = "iface=" + s.iface + ",qpairs=" + std::to_string(queues) + ",framecnt=4096,qdisc_bypass=1";
   int r = rte_vdev_init(t.vdevName.c_str(), args.c_str());
   if (r != 0) throw std::runtime_error("createTunnel: cannot open " + s.iface + " with af_packet (" + args + "): " + rte_strerror(-r) + " (see the EAL log)");
   uint16_t pid;

@@ -1,13 +1,15 @@
 // Leak check of the real agent: resident memory, open file descriptors and threads before and
 // after many port/bridge life cycles and many short vhost-user connections. A leak shows as
 // growth proportional to the cycles; a warm-up round is taken first so allocator caches settle.
-//   bash scripts/with-node.sh node dist/bench/leaks.js [--cycles 300] [--connects 2000]
+//   bash scripts/with-node.sh node dist/bench/leaks.js [--cycles 300] [--connects 2000] [--guests 50]
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { PortState } from '../datapath/api';
-import { AgentProcess } from '../test/helpers/agent-process';
+import { AgentProcess, waitFor } from '../test/helpers/agent-process';
+import { guestImage } from '../test/helpers/guest-image';
+import { freeHugepages } from '../test/helpers/qemu-guest';
 
 function count(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -25,9 +27,10 @@ function usage(pid: number): { rssMb: number; fds: number; threads: number } {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { cycles: { type: 'string' }, connects: { type: 'string' } } });
+  const { values } = parseArgs({ options: { cycles: { type: 'string' }, connects: { type: 'string' }, guests: { type: 'string' } } });
   const cycles = count('cycles', values.cycles, 300);
   const connects = count('connects', values.connects, 2000);
+  const guestCycles = count('guests', values.guests, 50);
   const agent = await AgentProcess.start({ name: 'bench-leaks' });
   const c = agent.client;
   try {
@@ -64,6 +67,30 @@ async function main(): Promise<void> {
       await c.delete('/bridges/lk2');
       return connected;
     };
+    // A QEMU guest on a client port started and deleted: its hugepages, its socket file, its
+    // per-guest directory and the agent's descriptors must all come back.
+    const img = guestImage();
+    const guestLife = async (n: number) => {
+      await c.put('/bridges/lkg', {});
+      const sockPath = path.join(agent.dir, 'vm', 'lkg.sock');
+      await c.put('/ports/lkg', { bridge: 'lkg', type: 'dpdkvhostuserclient', vhostServerPath: sockPath });
+      for (let i = 0; i < n; i++) {
+        await c.put('/guests/lkg', { memoryMb: 256, accel: 'tcg', boot: { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: 'console=ttyS0 quiet' }, nics: [{ port: 'lkg' }] });
+        await waitFor('the guest connected', async () => (await c.get<PortState>('/ports/lkg')).status!.connected, 60000, 100);
+        await c.delete('/guests/lkg');
+      }
+      await c.delete('/ports/lkg');
+      await c.delete('/bridges/lkg');
+      // QEMU processes of this guest still alive (zombies excluded: they hold no memory).
+      const qemus = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try {
+          return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('guest=lkg') && !/\) Z /.test(fs.readFileSync(`/proc/${d}/stat`, 'utf8'));
+        } catch {
+          return false;
+        }
+      }).length;
+      return { sockets: fs.existsSync(sockPath) ? 1 : 0, guestDirs: fs.readdirSync(path.join(agent.dir, 'state', 'guests')).length, qemus };
+    };
     const pid = agent.proc!.pid!;
     await lifeCycles(20);
     await sessions(100);
@@ -83,6 +110,17 @@ async function main(): Promise<void> {
     console.log(`baseline after warm-up: RSS ${base.rssMb.toFixed(1)} MiB, ${base.fds} fds, ${base.threads} threads`);
     console.log(`${cycles} life cycles (bridge + client port + server port created, listed, deleted) in ${lifeS.toFixed(1)} s: ${d(base, afterLife)}`);
     console.log(`${connects} vhost-user connect/GET_FEATURES/close sessions (${connected} connected) in ${connS.toFixed(1)} s: ${d(afterLife, afterConn)}`);
+    const freeBefore = freeHugepages();
+    t = Date.now();
+    const left = await guestLife(guestCycles);
+    const guestS = (Date.now() - t) / 1000;
+    await new Promise((r) => setTimeout(r, 1000));
+    const afterGuests = usage(pid);
+    console.log(
+      `${guestCycles} GuestVM life cycles (QEMU started on a client port until connected, then deleted) in ${guestS.toFixed(1)} s: ${d(afterConn, afterGuests)}, ` +
+        `QEMU processes left ${left.qemus}, socket files left ${left.sockets}, guest dirs left ${left.guestDirs}, ` +
+        `free hugepages ${freeHugepages() - freeBefore >= 0 ? '+' : ''}${freeHugepages() - freeBefore} (machine-wide: exact only on an otherwise idle host)`,
+    );
   } finally {
     await agent.stop();
     fs.rmSync(agent.dir, { recursive: true, force: true });

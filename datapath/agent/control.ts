@@ -336,6 +336,7 @@ export class Control {
     const st: VxlanPortState['status'] = {
       link: 'down',
       underlay: { iface: spec.underlay.iface, operstate: oper, localMac: t?.localMac, remoteMac: t?.remoteMac },
+      warnings: [],
       stats: info?.stats ?? zero,
       queues: info?.queues ?? [],
     };

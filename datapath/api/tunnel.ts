@@ -61,6 +61,8 @@ export interface VxlanPortStatus {
   reason?: string;
   /** What the datapath uses: the MACs resolved at apply time. */
   underlay: { iface: string; operstate?: string; localMac?: string; remoteMac?: string };
+  /** Always empty for now; present so readers that list every port's warnings need no special case. */
+  warnings: string[];
   stats: QueueCounters;
   queues: QueueCounters[];
 }

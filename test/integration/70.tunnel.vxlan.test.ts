@@ -151,6 +151,19 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     assert.ok(!(await c.get<{ name: string }[]>('/ports')).some((p) => p.name === 'bad'));
   });
 
+  it('an agent killed and restarted restores its tunnel from the store; frames cross again', async () => {
+    const [a, b] = [hosts[0].guest!, hosts[1].guest!];
+    await hosts[0].agent!.restart();
+    await waitFor('host A ports up again', async () => (await hosts[0].agent!.client.get<{ status?: { link: string } }[]>('/ports')).every((p) => p.status?.link === 'up'), 30000);
+    await a.waitLinkUp(0, 30000);
+    await b.clearCounters();
+    await a.send(0, GMAC[1], 200); // A's FDB is new: flooded, and the flood reaches the tunnel
+    await a.settle();
+    await waitFor('guest B to count 200', async () => (await b.counters())[0].rxPackets >= 200, 10000);
+    await b.settle();
+    assert.equal((await b.counters())[0].rxPackets, 200);
+  });
+
   it('status says why the tunnel is down when its underlay is not up', async () => {
     sh('ip', '-n', NS[0], 'link', 'set', VETH[0], 'down');
     try {

@@ -40,6 +40,13 @@ export function makeHosts(): void {
   sh('ip', 'netns', 'exec', NS[0], 'busybox', 'ping', '-c', '1', '-W', '2', IP[1]);
 }
 
+/** A counter of the namespace kernel's /proc/net/snmp, e.g. snmp(1, 'Udp', 'NoPorts'). */
+function snmp(i: number, proto: string, field: string): number {
+  const lines = sh('ip', 'netns', 'exec', NS[i], 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith(`${proto}:`));
+  const names = lines[0].split(/\s+/);
+  return Number(lines[1].split(/\s+/)[names.indexOf(field)]);
+}
+
 export function removeHosts(): void {
   for (const ns of NS) quiet('ip', 'netns', 'del', ns); // the veth pair goes with its namespaces
 }
@@ -105,6 +112,7 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     await b.settle();
     await waitFor('guest A to receive the frame from B', async () => (await a.counters())[0].rxPackets >= 1, 10000);
     const before = [await vx(0), await vx(1)];
+    const kernelB = { noPorts: snmp(1, 'Udp', 'NoPorts'), hdrErrors: snmp(1, 'Ip', 'InHdrErrors'), udpErrors: snmp(1, 'Udp', 'InErrors') };
     await b.clearCounters();
     const N = 1000;
     await a.send(0, GMAC[1], N);
@@ -116,6 +124,11 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     assert.equal(after[0].stats.txPackets - before[0].stats.txPackets, N, 'tunnel A tx');
     assert.equal(after[1].stats.rxPackets - before[1].stats.rxPackets, N, 'tunnel B rx');
     assert.equal(after[0].stats.txDrops - before[0].stats.txDrops, 0);
+    // B's kernel sees the same frames (they are addressed to its interface) and judges the outer
+    // headers: IPv4 checksum and lengths good, UDP accepted (checksum 0), no socket on 4789.
+    assert.equal(snmp(1, 'Ip', 'InHdrErrors') - kernelB.hdrErrors, 0, 'outer IPv4 headers the kernel refused');
+    assert.equal(snmp(1, 'Udp', 'InErrors') - kernelB.udpErrors, 0, 'outer UDP headers the kernel refused');
+    assert.ok(snmp(1, 'Udp', 'NoPorts') - kernelB.noPorts >= N, `kernel B counted ${snmp(1, 'Udp', 'NoPorts') - kernelB.noPorts} UDP datagrams to port 4789, expected ${N}`);
     const fdbA = await hosts[0].agent!.client.get<{ mac: string; port: string }[]>('/bridges/br0/fdb');
     assert.ok(fdbA.some((e) => e.mac === GMAC[1] && e.port === 'vx'), JSON.stringify(fdbA));
   });

@@ -28,6 +28,10 @@ export interface GuestState extends Omit<GuestVmSpec, 'expectedVersion'> {
   status?: Omit<GuestStatus, 'command' | 'paths'> & { consoleLog: string };
 }
 
+function isVhostPort(spec: { type: string }): boolean {
+  return spec.type === 'dpdkvhostuserclient' || spec.type === 'dpdkvhostuser';
+}
+
 /** Free hugepage memory of the default size, MiB, and the page size, from /proc/meminfo. */
 function hugepageMemory(): { freeMb: number; totalMb: number; pageMb: number } {
   const m = fs.readFileSync('/proc/meminfo', 'utf8');
@@ -55,14 +59,19 @@ export class Guests {
 
   private portEnd = (name: string): PortEnd | undefined => {
     const p = this.store.get<PortSpec>('port', name);
-    if (!p) return undefined;
+    if (!p || !isVhostPort(p.spec)) return undefined;
     const s = this.control.port(name, false);
     return { name, socketPath: s.socketPath, mode: p.spec.type === 'dpdkvhostuserclient' ? 'client' : 'server', queues: s.queues, mac: s.mac };
   };
 
   /** Pairs NICs with ports and returns the spec QEMU runs; refuses what cannot work, naming fields. */
   private resolve(spec: Omit<GuestVmSpec, 'expectedVersion'>): GuestSpec {
-    const { nics, problems } = pairNics(spec.nics, this.portEnd);
+    const paired = pairNics(spec.nics, this.portEnd);
+    const { nics } = paired;
+    // A tunnel port has no socket: say so, rather than "does not exist".
+    const tunnels = new Set(spec.nics.map((n, i) => (this.store.get<{ type: string }>('port', n.port)?.spec.type === 'vxlan' ? `nics.${i}.port` : '')).filter(Boolean));
+    const problems = paired.problems.filter((p) => !tunnels.has(p.field));
+    for (const field of tunnels) problems.push({ field, rule: 'must name a vhost-user port (a vxlan tunnel port carries no guest)' });
     // Two guests on one socket: the second QEMU could never connect.
     for (const g of this.store.list<GuestVmSpec>('guest')) {
       if (g.name === spec.name) continue;

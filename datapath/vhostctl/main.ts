@@ -17,6 +17,7 @@ import {
   type FdbRow,
   type PortState,
   type SettingsState,
+  type VxlanPortState,
 } from '../api';
 import type { PmdStats } from '../native/addon';
 
@@ -40,7 +41,17 @@ function n(x: number): string {
   return x.toLocaleString('en-US');
 }
 
-function showPort(p: PortState, indent: string): string[] {
+function showPort(p: PortState | VxlanPortState, indent: string): string[] {
+  if (p.type === 'vxlan') {
+    const t = p as VxlanPortState;
+    const u = t.status!.underlay;
+    return [
+      `${indent}Port ${t.name}`,
+      `${indent}    type: vxlan, vni ${t.vni}, udp ${t.udpPort}: ${t.underlay.localIp} -> ${t.underlay.remoteIp} over ${u.iface} (${u.operstate ?? 'missing'}${u.remoteMac ? `, next hop ${u.remoteMac}` : ''})`,
+      `${indent}    link: ${t.status!.link}${t.status!.reason ? ` (${t.status!.reason})` : ''}`,
+      `${indent}    rx: ${n(t.status!.stats.rxPackets)} pkts ${n(t.status!.stats.rxBytes)} bytes  tx: ${n(t.status!.stats.txPackets)} pkts ${n(t.status!.stats.txBytes)} bytes  tx drops: ${n(t.status!.stats.txDrops)}`,
+    ];
+  }
   const s = p.status!;
   const lines = [`${indent}Port ${p.name}`, `${indent}    type: ${p.type}${p.deprecated ? ' (deprecated)' : ''}`, `${indent}    socket: ${p.socketPath} (${s.mode})`];
   lines.push(`${indent}    link: ${s.link}${s.reason ? ` (${s.reason})` : ''}`);

@@ -106,6 +106,16 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     assert.equal(s.link, 'up');
   });
 
+  it('vhostctl show describes the tunnel; a guest NIC cannot plug into it', async () => {
+    const r = await hosts[0].agent!.vhostctl('show');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Port vx\n\s+type: vxlan, vni \d+, udp \d+: [\d.]+ -> [\d.]+ over \S+ \(up/);
+    await assert.rejects(
+      hosts[0].agent!.client.put('/guests/g', { memoryMb: 256, boot: { kind: 'kernel', kernel: '/k', initrd: '/i' }, nics: [{ port: 'vx' }] }, '?dryRun=true'),
+      (e: AgentError) => e.status === 400 && e.issues.some((i) => i.field === 'nics.0.port' && /vxlan/.test(i.rule)),
+    );
+  });
+
   it('guest A sends exactly N frames to guest B across the tunnel; B counts N, the tunnels agree', async () => {
     const [a, b] = [hosts[0].guest!, hosts[1].guest!];
     await b.send(0, GMAC[0], 1); // A's bridge learns GMAC[1] behind its tunnel, B's behind g

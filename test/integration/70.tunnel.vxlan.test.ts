@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import type { AgentError, VxlanPortState } from '../../datapath/api';
 import { waitFor } from '../helpers/agent-process';
+import { E2E_PROGRAM, engineStack } from '../helpers/pulumi-stack';
 import { IP, NS, VETH, makeHosts, removeHosts, sh, snmp, startHost, stopHost, type Host } from '../helpers/netns-hosts';
 
 const GMAC = ['02:00:00:00:70:0a', '02:00:00:00:70:0b'];
@@ -115,6 +116,30 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     await waitFor('guest B to count 200', async () => (await b.counters())[0].rxPackets >= 200, 10000);
     await b.settle();
     assert.equal((await b.counters())[0].rxPackets, 200);
+  });
+
+  it('pulumi up of a VxlanPort (the real engine) makes a tunnel frames cross', async () => {
+    const b = hosts[1].agent!;
+    await b.client.delete('/ports/vx');
+    const s = await engineStack('vxlan', E2E_PROGRAM, {
+      'vhostnet:endpoint': `unix:${b.socket}`,
+      tunnels: [{ name: 'vx', bridge: 'br0', vni: VNI, underlay: { iface: VETH[1], localIp: IP[1], remoteIp: IP[0] } }],
+    });
+    try {
+      // The bridge exists already (made through the API): adopt is not needed for a new port on it.
+      const up = await s.stack.up();
+      assert.equal(up.summary.resourceChanges?.create, 2, JSON.stringify(up.summary.resourceChanges)); // stack + port
+      await waitFor('tunnel B up', async () => (await vx(1)).link === 'up');
+      const [a, g] = [hosts[0].guest!, hosts[1].guest!];
+      await g.clearCounters();
+      await a.send(0, GMAC[1], 100);
+      await g.settle();
+      assert.equal((await g.counters())[0].rxPackets, 100);
+      const again = await s.stack.preview({ expectNoChanges: true });
+      assert.deepEqual(Object.keys(again.changeSummary), ['same']);
+    } finally {
+      await s.remove();
+    }
   });
 
   it('status says why the tunnel is down when its underlay is not up', async () => {

@@ -1,7 +1,7 @@
 // One program for the end-to-end tests: the stack's config says what to declare, so a test
 // changes the config and runs the real engine again.
 import * as pulumi from '@pulumi/pulumi';
-import { Bridge, DatapathSettings, GuestVM, VhostUserClientPort, VhostUserPort } from '../../../provider';
+import { Bridge, DatapathSettings, GuestVM, VhostUserClientPort, VhostUserPort, VxlanPort } from '../../../provider';
 
 interface PortDecl {
   name: string;
@@ -39,5 +39,7 @@ for (const g of guests)
     nics: g.nics.map((n) => ({ port: portResources.get(n.port) ?? n.port, queues: n.queues })),
   });
 if (settings) new DatapathSettings('settings', settings);
+const tunnels = cfg.getObject<{ name: string; bridge: string; vni: number; underlay: { iface: string; localIp: string; remoteIp: string } }[]>('tunnels') ?? [];
+for (const t of tunnels) new VxlanPort(t.name, { bridge: made.get(t.bridge)?.name ?? t.bridge, vni: t.vni, underlay: t.underlay });
 
 export const sockets = outs;

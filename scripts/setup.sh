@@ -7,8 +7,11 @@ cd "$(dirname "$0")/.."
 . scripts/versions.sh
 say() { printf 'setup: %s\n' "$*"; }
 
+# libxml2-utils: virt-xml-validate needs xmllint. Recommends are installed too: the suite is
+# tested on machines set up that way.
 APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 qemu-system-x86 qemu-utils
-  openvswitch-switch-dpdk busybox-static cpio libvirt-clients openssh-server linux-perf iproute2 procps)
+  openvswitch-switch-dpdk busybox-static cpio libvirt-clients libxml2-utils openssh-server openssh-client
+  linux-perf iproute2 procps util-linux xz-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -17,11 +20,11 @@ if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # 2 MiB hugepages for the datapath, the test guests and the benchmark's anchors.
-want_pages=${VHOSTNET_HUGEPAGES:-1536}
+want_pages=${VHOSTNET_HUGEPAGES:-2048}
 if (($(cat /proc/sys/vm/nr_hugepages) < want_pages)); then
   echo "$want_pages" >/proc/sys/vm/nr_hugepages
   say "hugepages: $(cat /proc/sys/vm/nr_hugepages) x 2 MiB reserved"

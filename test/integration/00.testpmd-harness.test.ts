@@ -60,11 +60,12 @@ describe('TestpmdGuest harness (testpmd vhost switch)', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed') console.log(`logs kept in ${dir}`);
     await guest?.stop();
     await stopSwitch(sw);
     guest = undefined;
     sw = undefined;
+    if (this.currentTest?.state === 'failed') console.log(`logs kept in ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   });
 
   async function startPair(opts: { queues: number; switchIsClient: boolean }): Promise<TestpmdGuest> {

@@ -10,8 +10,8 @@ say() { printf 'setup: %s\n' "$*"; }
 # libxml2-utils: virt-xml-validate needs xmllint. Recommends are installed too: the suite is
 # tested on machines set up that way.
 APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 qemu-system-x86 qemu-utils
-  openvswitch-switch-dpdk busybox-static cpio libvirt-clients libxml2-utils openssh-server openssh-client
-  linux-perf iproute2 procps util-linux xz-utils)
+  openvswitch-switch-dpdk busybox-static cpio libvirt-clients libvirt-daemon-system libxml2-utils openssh-server
+  openssh-client linux-perf iproute2 procps util-linux xz-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -31,6 +31,20 @@ if (($(cat /proc/sys/vm/nr_hugepages) < want_pages)); then
 fi
 mkdir -p /dev/hugepages
 mountpoint -q /dev/hugepages || mount -t hugetlbfs hugetlbfs /dev/hugepages
+
+# libvirtd for GuestVMs with backend 'libvirt'. QEMU under libvirt runs as libvirt-qemu by
+# default and could not open the agent's 0700 state dir, its vhost-user sockets or the hugepages:
+# on this test host it runs as root and libvirt leaves file ownership alone (only set when the
+# admin has not chosen these settings). No systemd here: start the daemons by hand.
+conf=/etc/libvirt/qemu.conf
+if [[ -f $conf ]]; then
+  grep -qE '^\s*user\s*=' "$conf" || echo 'user = "root"' >>"$conf"
+  grep -qE '^\s*group\s*=' "$conf" || echo 'group = "root"' >>"$conf"
+  grep -qE '^\s*dynamic_ownership\s*=' "$conf" || echo 'dynamic_ownership = 0' >>"$conf"
+fi
+pgrep -x virtlogd >/dev/null || virtlogd -d
+pgrep -x libvirtd >/dev/null || libvirtd -d
+for _ in $(seq 50); do virsh -c qemu:///system version --daemon >/dev/null 2>&1 && break; sleep 0.2; done
 
 bash scripts/install-node.sh >/dev/null
 export PATH="$NODE_DIR/bin:$PWD/node_modules/.bin:$PATH"

@@ -15,7 +15,8 @@ import {
   type PortSpec,
 } from '../api';
 import type { Control } from './control';
-import { chooseAccel, renderLibvirtXml, type GuestStatus, type GuestSupervisor } from './guest';
+import { chooseAccel, formatVersion, renderLibvirtXml, type GuestStatus, type GuestSupervisor } from './guest';
+import { LibvirtBackend, withTcgVectorsOverride, type LibvirtGuestStatus } from './guest/libvirt-backend';
 import type { Store } from './store';
 
 export interface GuestState extends Omit<GuestVmSpec, 'expectedVersion'> {
@@ -40,16 +41,71 @@ function hugepageMemory(): { freeMb: number; totalMb: number; pageMb: number } {
   return { freeMb: num('HugePages_Free') * pageMb, totalMb: num('HugePages_Total') * pageMb, pageMb };
 }
 
+/** virsh domstate, as the supervisor's states. */
+function libvirtState(s: LibvirtGuestStatus): GuestStatus['state'] {
+  if (s.state === 'running' || s.state === 'paused' || s.state === 'idle' || s.state === 'in shutdown') return 'running';
+  return s.state === 'crashed' ? 'crashed' : 'stopped';
+}
+
 export class Guests {
   /** One change at a time: QEMU starts and stops are slow and must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly libvirt: LibvirtBackend;
+  /** libvirt guests found running by reconcile() rather than started by this agent. */
+  private readonly libvirtAdopted = new Set<string>();
+  private guestsDir?: string;
 
   constructor(
     private readonly store: Store,
     private readonly control: Control,
     private readonly supervisor: GuestSupervisor,
-    private readonly opts: { socketGid?: number; log?: (m: string) => void },
-  ) {}
+    private readonly opts: { socketGid?: number; log?: (m: string) => void; libvirt?: LibvirtBackend },
+  ) {
+    this.libvirt = opts.libvirt ?? new LibvirtBackend();
+  }
+
+  /**
+   * The supervisor's state dir (libvirt guests keep their directories there too), read off the
+   * -pidfile of a planned command: the supervisor does not expose it otherwise.
+   */
+  private async stateDir(): Promise<string> {
+    if (!this.guestsDir) {
+      const plan = await this.supervisor.plan({ name: 'probe', boot: { kind: 'kernel', kernel: '/probe' } });
+      const argv = plan.command.argv;
+      this.guestsDir = path.dirname(path.dirname(argv[argv.indexOf('-pidfile') + 1]));
+    }
+    return this.guestsDir;
+  }
+
+  /** Refuses the libvirt backend where no libvirtd answers (dry runs too). */
+  private async checkBackend(spec: { backend?: string }): Promise<void> {
+    if (spec.backend !== 'libvirt') return;
+    const why = await this.libvirt.unavailable();
+    if (why) throw new ApiError('invalid', `invalid guest: backend must be 'qemu' on this host: ${why}`, [{ field: 'backend', rule: `must be 'qemu' where no libvirtd answers: ${why}` }]);
+  }
+
+  /** Whether the guest's QEMU runs, whichever backend started it. */
+  private async isRunning(name: string): Promise<boolean> {
+    if (this.supervisor.status(name)?.pid) return true;
+    return !!(await this.libvirt.status(name, await this.stateDir()))?.pid;
+  }
+
+  private async startGuest(spec: GuestSpec): Promise<void> {
+    this.prepareSocketDirs(spec);
+    if (spec.backend === 'libvirt') await this.libvirt.start(spec, chooseAccel(spec.accel), await this.stateDir());
+    else await this.supervisor.start(spec);
+  }
+
+  /** Stops and forgets the guest in whichever backend has it. */
+  private async stopGuest(name: string): Promise<void> {
+    if (this.supervisor.status(name)) {
+      await this.supervisor.stop(name);
+      await this.supervisor.remove(name);
+    }
+    const dir = await this.stateDir();
+    if (this.libvirt.list(dir).includes(name)) await this.libvirt.stop(name, dir);
+    this.libvirtAdopted.delete(name);
+  }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
@@ -121,8 +177,21 @@ export class Guests {
   private async render(name: string, spec: Omit<GuestVmSpec, 'expectedVersion'>, version: number, withStatus: boolean): Promise<GuestState> {
     const resolved = this.resolve(spec);
     const plan = await this.supervisor.plan(resolved);
-    const xml = renderLibvirtXml(plan.spec, { accel: chooseAccel(plan.spec.accel) });
+    const accel = chooseAccel(plan.spec.accel);
+    const xml = renderLibvirtXml(plan.spec, { accel });
     const state: GuestState = { ...spec, version, qemuCommand: [plan.command.binary, ...plan.command.argv], libvirtXml: xml.xml, notes: [...plan.command.notes, ...xml.notes] };
+    if (plan.spec.backend === 'libvirt') {
+      // What is actually defined: vectors=0 through qemu:override under TCG, console to a file.
+      const dir = await this.stateDir();
+      const lv = withStatus ? await this.libvirt.status(name, dir) : undefined;
+      state.libvirtXml = withTcgVectorsOverride(renderLibvirtXml(plan.spec, { accel, consoleLog: path.join(dir, name, 'console.log') }).xml, plan.spec, accel);
+      state.notes = [...plan.command.notes, ...(accel.accel === 'tcg' && plan.spec.nics.length ? ['libvirt: vectors=0 set through <qemu:override> (libvirt has no interface vectors attribute)'] : [])];
+      if (lv) {
+        const s = libvirtState(lv);
+        state.status = { name, state: s, pid: lv.pid, accel: accel.accel, qemuVersion: formatVersion(await this.supervisor.qemuVersion()), notes: [`libvirt domain state: ${lv.state}`], restarts: 0, adopted: this.libvirtAdopted.has(name), consoleLog: lv.consoleLog };
+      }
+      return state;
+    }
     const st = withStatus ? this.supervisor.status(name) : undefined;
     if (st) {
       const { command: _c, paths, ...rest } = st;
@@ -158,7 +227,7 @@ export class Guests {
       const resolved = this.resolve(spec);
       const old = cur ? this.resolve(cur.spec) : undefined;
       const same = !!cur && JSON.stringify(cur.spec) === JSON.stringify(spec);
-      const running = !!this.supervisor.status(name)?.pid;
+      const running = await this.isRunning(name);
       const restart = !!cur && JSON.stringify(old) !== JSON.stringify(resolved);
       const change: PlannedChange = {
         op: !cur ? 'create' : same ? 'none' : restart ? 'replace' : 'update',
@@ -170,25 +239,22 @@ export class Guests {
         disruptive: restart && running,
         ...(restart ? { why: 'the guest restarts with the new command line' } : {}),
       };
-      if (change.op === 'create' || restart) this.checkHost(resolved, old);
+      if (change.op === 'create' || restart) {
+        await this.checkBackend(resolved);
+        this.checkHost(resolved, old);
+      }
       const nextVersion = (cur?.version ?? 0) + (change.op === 'none' ? 0 : 1);
       if (o.dryRun || change.op === 'none')
         return { dryRun: !!o.dryRun, changes: [change], object: await this.render(name, spec, nextVersion, !o.dryRun), warnings: [] };
 
       const version = this.store.transaction(() => this.store.put('guest', name, spec));
       try {
-        if (restart && this.supervisor.status(name)) {
-          await this.supervisor.stop(name);
-          await this.supervisor.remove(name);
-        }
-        if (change.op === 'create' || restart) {
-          this.prepareSocketDirs(resolved);
-          await this.supervisor.start(resolved);
-        }
+        if (restart) await this.stopGuest(name);
+        if (change.op === 'create' || restart) await this.startGuest(resolved);
       } catch (e) {
         // Nothing acknowledged: put back what was stored (and its guest, if it was running).
         this.store.transaction(() => (cur ? this.store.put('guest', name, cur.spec) : this.store.delete('guest', name)));
-        if (old && restart && !this.supervisor.status(name)?.pid) await this.supervisor.start(old).catch(() => undefined);
+        if (old && restart && !(await this.isRunning(name))) await this.startGuest(old).catch(() => undefined);
         throw new ApiError('datapath', `guest ${name} did not start: ${(e as Error).message}`);
       }
       this.log(`guest ${name} ${change.op}d`);
@@ -204,10 +270,7 @@ export class Guests {
       if (o.dryRun) return { dryRun: true, changes: [change], warnings: [] };
       // The store first: a crash after it leaves a guest the next start stops (reconcile).
       this.store.transaction(() => this.store.delete('guest', name));
-      if (this.supervisor.status(name)) {
-        await this.supervisor.stop(name);
-        await this.supervisor.remove(name);
-      }
+      await this.stopGuest(name);
       this.log(`guest ${name} deleted`);
       return { dryRun: false, changes: [change], warnings: [] };
     });
@@ -218,20 +281,29 @@ export class Guests {
     await this.supervisor.adopt();
     const stored = new Map(this.store.list<GuestVmSpec>('guest').map((g) => [g.name, g.spec]));
     for (const s of this.supervisor.list())
-      if (!stored.has(s.name)) {
+      if (!stored.has(s.name) || stored.get(s.name)!.backend === 'libvirt') {
         await this.supervisor.stop(s.name).catch(() => undefined);
         await this.supervisor.remove(s.name).catch(() => undefined);
       }
-    for (const [name, spec] of stored)
-      if (!this.supervisor.status(name)) {
-        try {
-          const resolved = this.resolve(spec);
-          this.prepareSocketDirs(resolved);
-          await this.supervisor.start(resolved);
-        } catch (e) {
-          this.log(`guest ${name} not started: ${(e as Error).message}`);
+    // No state dir (QEMU cannot even be planned here): no libvirt guest can exist either.
+    const dir = await this.stateDir().catch(() => undefined);
+    // libvirt guests are found again through virsh domstate; domains no longer stored are undefined.
+    for (const name of dir ? this.libvirt.list(dir) : [])
+      if (stored.get(name)?.backend !== 'libvirt') await this.libvirt.stop(name, dir!).catch((e: Error) => this.log(`libvirt guest ${name} not removed: ${e.message}`));
+    for (const [name, spec] of stored) {
+      if (spec.backend === 'libvirt') {
+        const lv = dir ? await this.libvirt.status(name, dir).catch(() => undefined) : undefined;
+        if (lv?.pid) {
+          this.libvirtAdopted.add(name);
+          continue;
         }
+      } else if (this.supervisor.status(name)) continue;
+      try {
+        await this.startGuest(this.resolve(spec));
+      } catch (e) {
+        this.log(`guest ${name} not started: ${(e as Error).message}`);
       }
+    }
   }
 
   /** QEMU creates client ports' sockets: their directory gets QEMU's group, and no wider. */

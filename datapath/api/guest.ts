@@ -99,6 +99,8 @@ export const GuestSpec = z
     restartPolicy: z
       .enum(["never", "on-failure", "always"], { message: "must be 'never', 'on-failure' or 'always'" })
       .default("never"),
+    /** Who runs QEMU: the agent itself, or libvirtd (the domain XML is defined and started through virsh). */
+    backend: z.enum(["qemu", "libvirt"], { message: "must be 'qemu' or 'libvirt'" }).default("qemu"),
   })
   .superRefine((g, ctx) => {
     const seenName = new Map<string, number>();

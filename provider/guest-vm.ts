@@ -37,6 +37,8 @@ export interface GuestVMArgs extends ConnectionArgs {
   /** The guide's vcpupin/emulatorpin; never on the PMD cores. */
   pinning?: pulumi.Input<{ vcpus: number[][]; emulator?: number[] }>;
   restartPolicy?: pulumi.Input<'never' | 'on-failure' | 'always'>;
+  /** "qemu" (default): the agent runs QEMU itself; "libvirt": defined and started through libvirtd. Restarts the guest. */
+  backend?: pulumi.Input<'qemu' | 'libvirt'>;
 }
 
 // A NIC given a port resource also carries that port's own socket, role and queues (portEnd),

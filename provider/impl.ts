@@ -93,7 +93,7 @@ const OPS: Record<Kind, KindOps> = {
     schema: GuestVmSpec,
     path: (p) => `/guests/${encodeURIComponent(String(p.name))}`,
     spec: (p) => {
-      const g = pick(p, ['name', 'vcpus', 'memoryMb', 'hugepagesPath', 'machine', 'accel', 'boot', 'nics', 'dpdkGuest', 'pinning', 'restartPolicy']);
+      const g = pick(p, ['name', 'vcpus', 'memoryMb', 'hugepagesPath', 'machine', 'accel', 'boot', 'nics', 'dpdkGuest', 'pinning', 'restartPolicy', 'backend']);
       // portEnd is the provider's own (see guest-vm.ts): the agent knows its ports.
       if (Array.isArray(g.nics)) g.nics = (g.nics as Record<string, unknown>[]).map(({ portEnd: _e, ...n }) => n);
       return g;

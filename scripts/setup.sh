@@ -37,10 +37,16 @@ mountpoint -q /dev/hugepages || mount -t hugetlbfs hugetlbfs /dev/hugepages
 # on this test host it runs as root and libvirt leaves file ownership alone (only set when the
 # admin has not chosen these settings). No systemd here: start the daemons by hand.
 conf=/etc/libvirt/qemu.conf
+conf_changed=0
 if [[ -f $conf ]]; then
-  grep -qE '^\s*user\s*=' "$conf" || echo 'user = "root"' >>"$conf"
-  grep -qE '^\s*group\s*=' "$conf" || echo 'group = "root"' >>"$conf"
-  grep -qE '^\s*dynamic_ownership\s*=' "$conf" || echo 'dynamic_ownership = 0' >>"$conf"
+  for setting in 'user = "root"' 'group = "root"' 'dynamic_ownership = 0'; do
+    grep -qE "^\s*${setting%% *}\s*=" "$conf" || { echo "$setting" >>"$conf"; conf_changed=1; }
+  done
+fi
+# A libvirtd already running (the package may have started one) reads qemu.conf only at start.
+if ((conf_changed)) && pgrep -x libvirtd >/dev/null; then
+  pkill -x libvirtd
+  for _ in $(seq 50); do pgrep -x libvirtd >/dev/null || break; sleep 0.2; done
 fi
 pgrep -x virtlogd >/dev/null || virtlogd -d
 pgrep -x libvirtd >/dev/null || libvirtd -d

@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
 import type { GuestSpecInput } from "../../datapath/api/guest";
 import { stripTerminal } from "../../datapath/agent/guest/console";
+import type { AgentClient } from "../../datapath/api";
+import { waitFor } from "./agent-process";
 import { guestImage } from "./guest-image";
 
 /** Reserves 2 MiB hugepages and mounts /dev/hugepages (root only), as the shared context says. */
@@ -73,4 +75,26 @@ export function testGuestSpec(o: TestGuestOptions): GuestSpecInput {
 export function pingReplies(file: string, peer: string): number {
   const re = new RegExp(`bytes from ${peer.replace(/\./g, "\\.")}: seq=\\d+`, "g");
   return (readConsole(file).match(re) ?? []).length;
+}
+
+/** A GuestVM body for the agent's API: a test guest at `${net}.${ip}` pinging `${net}.${peer}`, one NIC per port. */
+export function pingingGuest(net: string, ip: number, peer: number, ports: string[], extra: object = {}): Record<string, unknown> {
+  const img = guestImage();
+  return {
+    vcpus: 1,
+    memoryMb: 256,
+    accel: "tcg",
+    boot: { kind: "kernel", kernel: img.kernel, initrd: img.initrd, append: `console=ttyS0 quiet vhostnet.ip=${net}.${ip}/24 vhostnet.ping=${net}.${peer}` },
+    nics: ports.map((port) => ({ port })),
+    ...extra,
+  };
+}
+
+/** Reading GuestVMs' consoles through the agent's API; `client` is called late, once the agent runs. */
+export function guestPings(client: () => AgentClient, net: string, defaultMs = 90000) {
+  const consoleOf = async (name: string) => (await client().get<{ status: { consoleLog: string } }>(`/guests/${name}`)).status.consoleLog;
+  const replies = async (name: string, peer: number) => pingReplies(await consoleOf(name), `${net}.${peer}`);
+  const waitReplies = (name: string, peer: number, atLeast: number, ms = defaultMs) =>
+    waitFor(`${name} to see ${atLeast} ping replies from .${peer}`, async () => (await replies(name, peer)) >= atLeast, ms, 500);
+  return { consoleOf, replies, waitReplies };
 }

@@ -6,30 +6,16 @@ import * as path from 'node:path';
 import type { AgentError, PortState } from '../../datapath/api';
 import type { GuestState } from '../../datapath/agent/guests';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
-import { guestImage } from '../helpers/guest-image';
-import { freeHugepages, pingReplies, readConsole } from '../helpers/qemu-guest';
+import { freeHugepages, guestPings, pingingGuest, readConsole } from '../helpers/qemu-guest';
 
 const NET = '169.254.100';
 
-function guestBody(ip: number, peer: number, ports: string[], extra: object = {}) {
-  const img = guestImage();
-  return {
-    vcpus: 1,
-    memoryMb: 256,
-    accel: 'tcg',
-    boot: { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: `console=ttyS0 quiet vhostnet.ip=${NET}.${ip}/24 vhostnet.ping=${NET}.${peer}` },
-    nics: ports.map((port) => ({ port })),
-    ...extra,
-  };
-}
+const guestBody = (ip: number, peer: number, ports: string[], extra: object = {}) => pingingGuest(NET, ip, peer, ports, extra);
 
 describe('40 guests: QEMU guests on the datapath, through the agent', function () {
   this.timeout(300000);
   let agent: AgentProcess;
-  const consoleOf = async (name: string) => (await agent.client.get<GuestState>(`/guests/${name}`)).status!.consoleLog;
-  const replies = async (name: string, peer: number) => pingReplies(await consoleOf(name), `${NET}.${peer}`);
-  const waitReplies = (name: string, peer: number, atLeast: number, ms = 90000) =>
-    waitFor(`${name} to see ${atLeast} ping replies from .${peer}`, async () => (await replies(name, peer)) >= atLeast, ms, 500);
+  const { consoleOf, replies, waitReplies } = guestPings(() => agent.client, NET);
   const clientPort = (name: string, extra: object = {}) => ({ bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, 'vm', `${name}.sock`), ...extra });
 
   before(async () => {

@@ -9,35 +9,20 @@ import type { AgentError, PortState } from '../../datapath/api';
 import type { GuestState } from '../../datapath/agent/guests';
 import { LibvirtBackend } from '../../datapath/agent/guest/libvirt-backend';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
-import { guestImage } from '../helpers/guest-image';
-import { pingReplies } from '../helpers/qemu-guest';
+import { guestPings, pingingGuest } from '../helpers/qemu-guest';
 
 const NET = '169.254.101';
 const virsh = (...args: string[]) => execFileSync('virsh', ['-q', '-c', 'qemu:///system', ...args], { encoding: 'utf8' }).trim();
 const domains = () => virsh('list', '--all', '--name').split('\n').filter(Boolean);
 
 // As test 40's guests, run by libvirt.
-function guestBody(ip: number, peer: number, ports: string[], extra: object = {}) {
-  const img = guestImage();
-  return {
-    vcpus: 1,
-    memoryMb: 256,
-    accel: 'tcg',
-    backend: 'libvirt',
-    boot: { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: `console=ttyS0 quiet vhostnet.ip=${NET}.${ip}/24 vhostnet.ping=${NET}.${peer}` },
-    nics: ports.map((port) => ({ port })),
-    ...extra,
-  };
-}
+const guestBody = (ip: number, peer: number, ports: string[], extra: object = {}) => pingingGuest(NET, ip, peer, ports, { backend: 'libvirt', ...extra });
 
 describe('46 guests: GuestVMs with the libvirt backend, defined and started through libvirtd', function () {
   this.timeout(300000);
   let agent: AgentProcess;
   const names = ['lvt0', 'lvt1'];
-  const consoleOf = async (name: string) => (await agent.client.get<GuestState>(`/guests/${name}`)).status!.consoleLog;
-  const replies = async (name: string, peer: number) => pingReplies(await consoleOf(name), `${NET}.${peer}`);
-  const waitReplies = (name: string, peer: number, atLeast: number, ms = 120000) =>
-    waitFor(`${name} to see ${atLeast} ping replies from .${peer}`, async () => (await replies(name, peer)) >= atLeast, ms, 500);
+  const { replies, waitReplies } = guestPings(() => agent.client, NET, 120000);
   const clientPort = (name: string) => ({ bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, 'vm', `${name}.sock`) });
 
   before(async () => {

@@ -4,45 +4,36 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { GuestState } from '../../datapath/agent/guests';
-import { AgentProcess, waitFor } from '../helpers/agent-process';
+import { AgentProcess } from '../helpers/agent-process';
+import { EXTRA_PAGES, guestStack, nrHugepages, type GuestStack } from '../helpers/guest-stack';
 import { guestImage } from '../helpers/guest-image';
 import { E2E_PROGRAM, EXAMPLES, engineStack, type EngineStack } from '../helpers/pulumi-stack';
-import { pingReplies } from '../helpers/qemu-guest';
+import { guestPings } from '../helpers/qemu-guest';
 
 describe('32 provider: guests and hugepages with the real engine (examples/guests)', function () {
   this.timeout(600000);
   let agent: AgentProcess;
   let s: EngineStack;
-  const nrHugepages = () => Number(fs.readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'));
+  let g: GuestStack | undefined;
 
   before(async () => {
-    agent = await AgentProcess.start({ name: 'eguests' });
-    const img = guestImage();
-    s = await engineStack('guests', path.join(EXAMPLES, 'guests'), {
-      'vhostnet:endpoint': `unix:${agent.socket}`,
-      kernel: img.kernel,
-      initrd: img.initrd,
-      socketDir: path.join(agent.dir, 'vm'),
-      hugepages: nrHugepages() + 8,
-    });
+    g = await guestStack('guests', path.join(EXAMPLES, 'guests'));
+    ({ agent, stack: s } = g);
   });
   after(async () => {
-    await s?.stack.destroy().catch(() => undefined);
-    await agent?.stop();
-    await s?.remove();
-    if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
+    await g?.cleanup();
   });
 
   it('up reserves the hugepages and brings up the bridge, ports and guests, which ping each other', async () => {
     const found = nrHugepages();
     const up = await s.stack.up();
     assert.equal(up.summary.resourceChanges?.create, 7, JSON.stringify(up.summary.resourceChanges)); // stack + 6
-    assert.equal(nrHugepages(), found + 8);
+    assert.equal(nrHugepages(), found + EXTRA_PAGES);
     assert.ok((up.outputs.qemuCommands.value as string[][])[0].some((a) => /server=on$/.test(a)));
     assert.match((up.outputs.libvirtXml.value as string[])[0], /<interface type='vhostuser'>[\s\S]*mode='server'/);
-    const consoleOf = async (n: string) => (await agent.client.get<GuestState>(`/guests/${n}`)).status!.consoleLog;
-    await waitFor('vm1 pings vm2', async () => pingReplies(await consoleOf('vm1'), '169.254.100.2') >= 3, 120000, 500);
-    await waitFor('vm2 pings vm1', async () => pingReplies(await consoleOf('vm2'), '169.254.100.1') >= 3, 60000, 500);
+    const { waitReplies } = guestPings(() => agent.client, '169.254.100');
+    await waitReplies('vm1', 2, 3, 120000);
+    await waitReplies('vm2', 1, 3, 60000);
     const again = await s.stack.preview({ expectNoChanges: true });
     assert.deepEqual(Object.keys(again.changeSummary), ['same']);
   });
@@ -52,7 +43,7 @@ describe('32 provider: guests and hugepages with the real engine (examples/guest
     await s.stack.destroy();
     const st = await agent.client.get<{ bridges: unknown[]; ports: unknown[]; guests: unknown[]; hugepages: unknown[] }>('/state');
     assert.deepEqual([st.bridges, st.ports, st.guests, st.hugepages], [[], [], [], []]);
-    assert.equal(nrHugepages(), (await s.stack.getConfig('hugepages').then((c) => Number(c.value))) - 8);
+    assert.equal(nrHugepages(), (await s.stack.getConfig('hugepages').then((c) => Number(c.value))) - EXTRA_PAGES);
     for (const pid of pids) assert.ok(!fs.existsSync(`/proc/${pid}`) || /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')));
   });
 });

@@ -1,37 +1,25 @@
 // examples/network as written (one VhostNetwork) under the real engine and a real agent: two
 // QEMU guests that ping each other, a second preview with no changes, destroy leaves nothing.
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { GuestState } from '../../datapath/agent/guests';
 import type { GuestNetworkOutputs } from '../../components';
-import { AgentProcess, waitFor } from '../helpers/agent-process';
-import { guestImage } from '../helpers/guest-image';
-import { EXAMPLES, engineStack, type EngineStack } from '../helpers/pulumi-stack';
-import { pingReplies } from '../helpers/qemu-guest';
+import type { AgentProcess } from '../helpers/agent-process';
+import { guestStack, type GuestStack } from '../helpers/guest-stack';
+import { EXAMPLES, type EngineStack } from '../helpers/pulumi-stack';
+import { guestPings } from '../helpers/qemu-guest';
 
 describe('60 components: VhostNetwork (examples/network) with the real engine', function () {
   this.timeout(600000);
   let agent: AgentProcess;
   let s: EngineStack;
-  const nrHugepages = () => Number(fs.readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'));
+  let g: GuestStack | undefined;
 
   before(async () => {
-    agent = await AgentProcess.start({ name: 'enet' });
-    const img = guestImage();
-    s = await engineStack('network', path.join(EXAMPLES, 'network'), {
-      'vhostnet:endpoint': `unix:${agent.socket}`,
-      kernel: img.kernel,
-      initrd: img.initrd,
-      socketDir: path.join(agent.dir, 'vm'),
-      hugepages: nrHugepages() + 8,
-    });
+    g = await guestStack('network', path.join(EXAMPLES, 'network'));
+    ({ agent, stack: s } = g);
   });
   after(async () => {
-    await s?.stack.destroy().catch(() => undefined);
-    await agent?.stop();
-    await s?.remove();
-    if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
+    await g?.cleanup();
   });
 
   it('up makes the bridge, ports, hugepages and two guests that ping each other; outputs per guest', async () => {
@@ -48,9 +36,9 @@ describe('60 components: VhostNetwork (examples/network) with the real engine', 
     const st = await agent.client.get<{ bridges: { name: string }[]; ports: { name: string; bridge: string }[] }>('/state');
     assert.deepEqual(st.bridges.map((b) => b.name), ['br0']);
     assert.deepEqual(st.ports.map((p) => `${p.bridge}/${p.name}`).sort(), ['br0/vm1-eth0', 'br0/vm2-eth0']);
-    const consoleOf = async (n: string) => (await agent.client.get<GuestState>(`/guests/${n}`)).status!.consoleLog;
-    await waitFor('vm1 pings vm2', async () => pingReplies(await consoleOf('vm1'), '169.254.100.2') >= 3, 180000, 500);
-    await waitFor('vm2 pings vm1', async () => pingReplies(await consoleOf('vm2'), '169.254.100.1') >= 3, 60000, 500);
+    const { waitReplies } = guestPings(() => agent.client, '169.254.100');
+    await waitReplies('vm1', 2, 3, 180000);
+    await waitReplies('vm2', 1, 3, 60000);
   });
 
   it('a second preview has no changes', async () => {

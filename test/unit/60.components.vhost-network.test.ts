@@ -12,6 +12,12 @@ interface Made {
 
 const made: Made[] = [];
 
+/**
+ * The MAC the mocked agent gives each port declared without one: a table here, not a rule the
+ * component or the agent shares, so the expected values below cannot follow the code they check.
+ */
+const AGENT_MACS: Record<string, string> = { 'vm1-eth0': '02:00:00:60:00:01', custom: '02:00:00:60:00:03' };
+
 const boot = { kind: 'kernel' as const, kernel: '/k', initrd: '/i' };
 const args = (extra: Partial<VhostNetworkArgs> = {}): VhostNetworkArgs => ({
   bridge: 'br0',
@@ -34,7 +40,7 @@ describe('60 components: VhostNetwork (mocked engine)', () => {
           // What the agent would answer: a socket, a MAC, the guest's command line.
           const extra =
             'vhostServerPath' in i
-              ? { socketPath: i.vhostServerPath, macAddress: i.mac ?? `02:00:00:00:00:${String(made.length).padStart(2, '0')}` }
+              ? { socketPath: i.vhostServerPath, macAddress: i.mac ?? AGENT_MACS[i.name] ?? `no MAC for ${i.name} in AGENT_MACS` }
               : 'boot' in i
                 ? { qemuCommand: ['qemu-system-x86_64', '-name', i.name], libvirtXml: `<domain><name>${i.name}</name></domain>` }
                 : {};
@@ -63,10 +69,13 @@ describe('60 components: VhostNetwork (mocked engine)', () => {
     assert.equal(vm2.hugepagesPath, '/dev/hugepages');
     assert.deepEqual((vm2.nics as { port: string; queues?: number }[]).map((n) => [n.port, n.queues ?? 1]), [['vm2-eth0', 2], ['custom', 1]]);
     assert.equal(byName.get('net-hugepages')!.inputs.pages, 512);
-    const expected: GuestNetworkOutputs = { ports: ['vm1-eth0'], sockets: ['/tmp/vhostnet/vm1-eth0'], macs: [guests.vm1.macs[0]], qemuCommand: ['qemu-system-x86_64', '-name', 'vm1'], libvirtXml: '<domain><name>vm1</name></domain>' };
+    // Each guest's MACs, in NIC order: the agent's answer for a port declared without one, the
+    // declared MAC otherwise, as literals.
+    const expected: GuestNetworkOutputs = { ports: ['vm1-eth0'], sockets: ['/tmp/vhostnet/vm1-eth0'], macs: ['02:00:00:60:00:01'], qemuCommand: ['qemu-system-x86_64', '-name', 'vm1'], libvirtXml: '<domain><name>vm1</name></domain>' };
     assert.deepEqual(guests.vm1, expected);
+    assert.deepEqual(guests.vm2.ports, ['vm2-eth0', 'custom']);
     assert.deepEqual(guests.vm2.sockets, ['/tmp/vhostnet/vm2-eth0', '/tmp/vhostnet/custom']);
-    assert.equal(guests.vm2.macs[0], '02:00:00:00:00:22');
+    assert.deepEqual(guests.vm2.macs, ['02:00:00:00:00:22', '02:00:00:60:00:03']);
   });
 
   it('a guest with nics: 0 gets no ports; nics: N gets N single-queue ports', () => {

@@ -1,17 +1,17 @@
 // N-API bindings: argument checks (TypeError for a wrong type, RangeError for a value out of
 // range, each naming the argument and the rule) and conversion to/from the core's types.
-#include <napi.h>
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <arpa/inet.h>
 #include <unistd.h>
+#include <napi.h>
 #include "control.h"
 #include "datapath.h"
 #include "eal.h"
 #include "errors.h"
 #include "port.h"
 #include "tunnel.h"
-#include <arpa/inet.h>
 
 using namespace vhn;
 
@@ -44,7 +44,8 @@ int64_t intIn(Napi::Env env, const Napi::Value& v, const std::string& name, int6
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::floor(d) != d) typeErr(env, name + " must be an integer");
   if (d < (double)lo || d > (double)hi)
-    rangeErr(env, name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " + std::to_string((int64_t)d) + ")");
+    rangeErr(env,
+             name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " + std::to_string((int64_t)d) + ")");
   return (int64_t)d;
 }
 
@@ -243,8 +244,8 @@ Napi::Value Fdb(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < entries.size(); i++) {
     char mac[18];
     uint64_t m = entries[i].mac;  // wire bytes, little-endian
-    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)(m & 0xff), (unsigned)(m >> 8 & 0xff),
-             (unsigned)(m >> 16 & 0xff), (unsigned)(m >> 24 & 0xff), (unsigned)(m >> 32 & 0xff), (unsigned)(m >> 40 & 0xff));
+    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)(m & 0xff), (unsigned)(m >> 8 & 0xff), (unsigned)(m >> 16 & 0xff),
+             (unsigned)(m >> 24 & 0xff), (unsigned)(m >> 32 & 0xff), (unsigned)(m >> 40 & 0xff));
     Napi::Object e = Napi::Object::New(env);
     e.Set("mac", mac);
     e.Set("port", entries[i].port);

@@ -67,7 +67,11 @@ struct Fdb {
   // Removes every entry of a port (port destroyed).
   void flushPort(uint16_t port);
   // Turns aged-out entries into tombstones and returns the live ones (control).
-  struct Entry { uint64_t mac; uint16_t port; uint32_t age; };
+  struct Entry {
+    uint64_t mac;
+    uint16_t port;
+    uint32_t age;
+  };
   std::vector<Entry> snapshot(uint32_t now);
 
  private:

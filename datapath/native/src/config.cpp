@@ -34,8 +34,7 @@ void Datapath::republish() {
       // We poll: ask the guest not to kick us (a kick is a syscall per burst on the guest
       // side), also on vrings enabled after new_device (multiqueue guests enable them later).
       for (uint16_t v = 0; v < p->nrVrings; v++)
-        if (!p->kicksOff[v] && p->vringEnabled[v] && rte_vhost_enable_guest_notification(p->vid, v, 0) == 0)
-          p->kicksOff[v] = 1;
+        if (!p->kicksOff[v] && p->vringEnabled[v] && rte_vhost_enable_guest_notification(p->vid, v, 0) == 0) p->kicksOff[v] = 1;
     }
   std::vector<PmdConf*> next(n);
   for (int i = 0; i < n; i++) {

@@ -7,8 +7,7 @@
 namespace vhn {
 
 static Bridge* getBridge(int id, const char* fn) {
-  if (id < 0 || id >= kMaxBridges || !g.bridges[id])
-    throw RangeErr(std::string(fn) + ": bridge " + std::to_string(id) + " does not exist");
+  if (id < 0 || id >= kMaxBridges || !g.bridges[id]) throw RangeErr(std::string(fn) + ": bridge " + std::to_string(id) + " does not exist");
   return g.bridges[id].get();
 }
 
@@ -27,8 +26,8 @@ void destroyBridge(int id) {
   std::lock_guard<std::mutex> lk(g.mu);
   Bridge* b = getBridge(id, "destroyBridge");
   if (!b->ports.empty())
-    throw std::runtime_error("destroyBridge: bridge " + std::to_string(id) + " still has " +
-                             std::to_string(b->ports.size()) + " port(s); destroy them first");
+    throw std::runtime_error("destroyBridge: bridge " + std::to_string(id) + " still has " + std::to_string(b->ports.size()) +
+                             " port(s); destroy them first");
   g.republish();  // no config may still point at its FDB
   g.bridges[id].reset();
 }
@@ -47,8 +46,7 @@ std::vector<PmdStatsView> pmdStats() {
   std::lock_guard<std::mutex> lk(g.mu);
   std::vector<PmdStatsView> out;
   for (auto& p : g.pmds) {
-    PmdStatsView v{p->cpu, p->lcore, readCounter(p->busyCycles), readCounter(p->idleCycles),
-                   readCounter(p->packets), {}};
+    PmdStatsView v{p->cpu, p->lcore, readCounter(p->busyCycles), readCounter(p->idleCycles), readCounter(p->packets), {}};
     if (PmdConf* c = p->conf.load(std::memory_order_acquire)) v.rxQueues = c->rxList;  // stable under mu
     out.push_back(std::move(v));
   }

@@ -4,12 +4,12 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
-#include <thread>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 #include <rte_mempool.h>
 #include "bridge.h"
@@ -29,9 +29,9 @@ struct Port {
   bool dying = false;    // destroyPort in progress: excluded from every PMD config
   int vid = -1;          // attached vhost device, -1 if none
   uint16_t nrVrings = 0;
-  uint16_t maxQueuePairsSeen = 0;  // stats are kept per queue pair across reconnects
+  uint16_t maxQueuePairsSeen = 0;                      // stats are kept per queue pair across reconnects
   std::atomic<uint8_t> vringEnabled[kMaxVrings] = {};  // written by vring_state_changed without mu
-  uint8_t kicksOff[kMaxVrings] = {};  // guest kicks already switched off on this vring
+  uint8_t kicksOff[kMaxVrings] = {};                   // guest kicks already switched off on this vring
   PortCounters ctr;
   std::unique_ptr<Tunnel> tun;  // vxlan port: no vhost device; the underlay ethdev instead
   bool connected() const { return vid >= 0 || (tun && !dying); }
@@ -41,13 +41,13 @@ struct Port {
 struct alignas(64) RxQueue {
   int vid;
   uint16_t vring;
-  uint16_t ethQueue;        // tunnel ports: the underlay ethdev's rx queue
-  const Tunnel* tun;        // null for vhost ports
+  uint16_t ethQueue;  // tunnel ports: the underlay ethdev's rx queue
+  const Tunnel* tun;  // null for vhost ports
   uint16_t port;
   Fdb* fdb;
   const uint16_t* members;  // ready ports of the bridge (flood targets)
   uint16_t nMembers;
-  QueueCounters* ctr;       // this PMD's row, this port, this queue pair
+  QueueCounters* ctr;  // this PMD's row, this port, this queue pair
   // last-hit caches in front of the FDB (valid for one coarse second and one FDB generation)
   uint64_t srcMac;
   uint64_t dstMac;
@@ -58,11 +58,11 @@ struct alignas(64) RxQueue {
 
 // Where this PMD enqueues for each destination port.
 struct TxTarget {
-  int vid;              // -1: not ready (no device or no enabled guest RX vring)
-  uint16_t vring;       // guest RX vring = 2 * queue pair, when the source queue pair is unknown
-  uint16_t nLanes;      // the port's queue pairs (0: not ready)
-  QueueCounters* ctr;   // this PMD's row, that port, that queue pair
-  QueueCounters* row0;  // this PMD's row, that port, queue pair 0
+  int vid;                // -1: not ready (no device or no enabled guest RX vring)
+  uint16_t vring;         // guest RX vring = 2 * queue pair, when the source queue pair is unknown
+  uint16_t nLanes;        // the port's queue pairs (0: not ready)
+  QueueCounters* ctr;     // this PMD's row, that port, that queue pair
+  QueueCounters* row0;    // this PMD's row, that port, queue pair 0
   const uint16_t* lanes;  // [source queue pair % nLanes] -> guest RX vring (enabled, or a fallback)
   const Tunnel* tun;      // tunnel port: encapsulate and send on its ethdev's queue ethQueue
   uint16_t ethQueue;

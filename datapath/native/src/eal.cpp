@@ -42,8 +42,14 @@ InitResult ealInit(const EalOptions& o) {
   std::string lcores = "0@(" + cpuList(o.mainCpus) + ")";
   for (size_t i = 0; i < o.pmdCpus.size(); i++) lcores += "," + std::to_string(i + 1) + "@" + std::to_string(o.pmdCpus[i]);
 
-  std::vector<std::string> args = {"vhostnet-agent", "--file-prefix=" + o.filePrefix, "--no-pci", "--no-telemetry",
-                                   "--lcores=" + lcores, "--main-lcore=0", "-m", std::to_string(o.memoryMb)};
+  std::vector<std::string> args = {"vhostnet-agent",
+                                   "--file-prefix=" + o.filePrefix,
+                                   "--no-pci",
+                                   "--no-telemetry",
+                                   "--lcores=" + lcores,
+                                   "--main-lcore=0",
+                                   "-m",
+                                   std::to_string(o.memoryMb)};
   // Nothing of ours must outlive a SIGKILL: --in-memory keeps hugepages off the filesystem;
   // --no-huge implies legacy memory, which refuses --in-memory, so drop the shared config instead.
   if (o.hugepages) args.push_back("--in-memory");
@@ -58,8 +64,9 @@ InitResult ealInit(const EalOptions& o) {
   int ret = rte_eal_init((int)args.size(), argv.data());
   if (ret < 0) {
     int e = rte_errno;
-    throw std::runtime_error(std::string("init: rte_eal_init failed: ") + rte_strerror(e) +
-                             " (EAL arguments: " + [&] { std::string s; for (auto& a : args) s += a + " "; return s; }() + ")");
+    std::string all;
+    for (auto& a : args) all += a + " ";
+    throw std::runtime_error(std::string("init: rte_eal_init failed: ") + rte_strerror(e) + " (EAL arguments: " + all + ")");
   }
   g.initialised = true;
   g.lcores = lcores;

@@ -4,10 +4,10 @@
 
 namespace vhn {
 
-constexpr int kMaxPorts = 1024;        // librte_vhost's MAX_VHOST_DEVICE: vids are < 1024
+constexpr int kMaxPorts = 1024;  // librte_vhost's MAX_VHOST_DEVICE: vids are < 1024
 constexpr int kMaxBridges = 1024;
 constexpr int kMaxPmds = 64;
-constexpr int kMaxQueuePairs = 128;    // librte_vhost's VHOST_MAX_QUEUE_PAIRS
+constexpr int kMaxQueuePairs = 128;  // librte_vhost's VHOST_MAX_QUEUE_PAIRS
 constexpr int kMaxVrings = 2 * kMaxQueuePairs;
 constexpr int kBurst = 32;             // librte_vhost dequeues at most 32 per call (MAX_PKT_BURST)
 constexpr uint32_t kFdbSlots = 8192;   // per bridge, power of two; half of it usable (load <= 0.5)

@@ -104,13 +104,15 @@ inline int32_t route(RxQueue& q, const rte_mbuf* m, uint32_t now) {
 }
 
 // Mixed burst: one enqueue per target port, keeping each target's packets in order.
-__attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts,
-                                         const int32_t* dst, uint16_t n, int srcQp) {
+__attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts, const int32_t* dst, uint16_t n, int srcQp) {
   bool anyFlood = false;
   int32_t targets[kBurst];
   int nt = 0;
   for (uint16_t i = 0; i < n; i++) {
-    if (dst[i] == kFlood) { anyFlood = true; continue; }
+    if (dst[i] == kFlood) {
+      anyFlood = true;
+      continue;
+    }
     if (dst[i] < 0) continue;
     int k = 0;
     while (k < nt && targets[k] != dst[i]) k++;

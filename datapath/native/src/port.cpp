@@ -79,9 +79,7 @@ rte_vhost_msg_result preMsg(int, void* msg) {
 
 const rte_vhost_user_extern_ops kExternOps = {.pre_msg_handle = preMsg, .post_msg_handle = nullptr};
 
-int onNewConnection(int vid) {
-  return rte_vhost_extern_callback_register(vid, &kExternOps, nullptr) == 0 ? 0 : -1;
-}
+int onNewConnection(int vid) { return rte_vhost_extern_callback_register(vid, &kExternOps, nullptr) == 0 ? 0 : -1; }
 
 const rte_vhost_device_ops kOps = {
     .new_device = onNewDevice,
@@ -137,7 +135,10 @@ int createPort(int bridge, bool client, const std::string& path) {
     if (it != g.portByPath.end())
       throw RangeErr("createPort: spec.path: " + path + " is already used by port " + std::to_string(it->second));
     for (int i = 0; i < kMaxPorts; i++)
-      if (!g.ports[i]) { id = i; break; }
+      if (!g.ports[i]) {
+        id = i;
+        break;
+      }
     if (id < 0) throw RangeErr("createPort: too many ports (librte_vhost allows at most " + std::to_string(kMaxPorts) + ")");
     if (!client) prepareServerPath(path);
     auto p = std::make_unique<Port>();
@@ -160,7 +161,10 @@ int createPort(int bridge, bool client, const std::string& path) {
     std::lock_guard<std::mutex> lk(g.mu);
     auto& ps = g.bridges[bridge]->ports;
     for (size_t i = 0; i < ps.size(); i++)
-      if (ps[i] == id) { ps.erase(ps.begin() + i); break; }
+      if (ps[i] == id) {
+        ps.erase(ps.begin() + i);
+        break;
+      }
     {
       std::lock_guard<std::mutex> pl(g.pathMu);
       g.portByPath.erase(path);
@@ -213,7 +217,10 @@ void destroyPort(int id) {
   Bridge* b = g.bridges[p->bridge].get();
   auto& ps = b->ports;
   for (size_t i = 0; i < ps.size(); i++)
-    if (ps[i] == id) { ps.erase(ps.begin() + i); break; }
+    if (ps[i] == id) {
+      ps.erase(ps.begin() + i);
+      break;
+    }
   b->fdb.flushPort((uint16_t)id);
   {
     std::lock_guard<std::mutex> pl(g.pathMu);

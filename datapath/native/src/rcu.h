@@ -18,9 +18,7 @@ class Qsbr {
   std::atomic<uint64_t> token{1};
 
   // PMD, at the end of every iteration: the config it used may now be freed.
-  inline void quiescent(QsCounter& c) const {
-    c.seen.store(token.load(std::memory_order_acquire), std::memory_order_release);
-  }
+  inline void quiescent(QsCounter& c) const { c.seen.store(token.load(std::memory_order_acquire), std::memory_order_release); }
   inline void offline(QsCounter& c) const { c.seen.store(0, std::memory_order_release); }
   // Full fence: the PMD's following load of its config must not pass this store.
   inline void online(QsCounter& c) const {

@@ -2,9 +2,9 @@
 // interface of the agent's network namespace), the outer header template, and the port record.
 // The PMDs poll the ethdev's rx queues like vrings and encapsulate / decapsulate (tunnel.h).
 #include "tunnel.h"
+#include <atomic>
 #include <arpa/inet.h>
 #include <net/if.h>
-#include <atomic>
 #include <rte_bus_vdev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -31,7 +31,9 @@ void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   // a deeper ring absorbs the PMD being descheduled; qdisc bypass saves the tx path a qdisc
   std::string args = "iface=" + s.iface + ",qpairs=" + std::to_string(queues) + ",framecnt=4096,qdisc_bypass=1";
   int r = rte_vdev_init(t.vdevName.c_str(), args.c_str());
-  if (r != 0) throw std::runtime_error("createTunnel: cannot open " + s.iface + " with af_packet (" + args + "): " + rte_strerror(-r) + " (see the EAL log)");
+  if (r != 0)
+    throw std::runtime_error("createTunnel: cannot open " + s.iface + " with af_packet (" + args + "): " + rte_strerror(-r) +
+                             " (see the EAL log)");
   uint16_t pid;
   auto fail = [&](const std::string& what, int err) {
     rte_eth_dev_close(pid);
@@ -97,7 +99,10 @@ int createTunnel(const TunnelSpec& s) {
     if (it != g.portByPath.end())
       throw RangeErr("createTunnel: spec.iface: " + s.iface + " is already the underlay of port " + std::to_string(it->second));
     for (int i = 0; i < kMaxPorts; i++)
-      if (!g.ports[i]) { id = i; break; }
+      if (!g.ports[i]) {
+        id = i;
+        break;
+      }
     if (id < 0) throw RangeErr("createTunnel: too many ports (at most " + std::to_string(kMaxPorts) + ")");
     openTunnel(*t, s, (uint16_t)std::max<size_t>(1, g.pmds.size()));
     auto p = std::make_unique<Port>();

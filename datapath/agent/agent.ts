@@ -117,7 +117,7 @@ async function serve(
       stopped = true;
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
-      supervisor.detach(); // guests outlive the agent
+      guests.detach(); // guests outlive the agent
       native.shutdown();
       store.close();
     },

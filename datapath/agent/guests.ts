@@ -15,8 +15,7 @@ import {
   type PortSpec,
 } from '../api';
 import type { Control } from './control';
-import { chooseAccel, formatVersion, renderLibvirtXml, type GuestStatus, type GuestSupervisor } from './guest';
-import { LibvirtBackend, withTcgVectorsOverride, type LibvirtGuestStatus } from './guest/libvirt-backend';
+import { guestBackends, type BackendGuestStatus, type GuestBackends, type GuestSupervisor } from './guest';
 import type { Store } from './store';
 
 export interface GuestState extends Omit<GuestVmSpec, 'expectedVersion'> {
@@ -26,7 +25,7 @@ export interface GuestState extends Omit<GuestVmSpec, 'expectedVersion'> {
   /** The equivalent libvirt domain XML. */
   libvirtXml: string;
   notes: string[];
-  status?: Omit<GuestStatus, 'command' | 'paths'> & { consoleLog: string };
+  status?: BackendGuestStatus;
 }
 
 function isVhostPort(spec: { type: string }): boolean {
@@ -41,70 +40,47 @@ function hugepageMemory(): { freeMb: number; totalMb: number; pageMb: number } {
   return { freeMb: num('HugePages_Free') * pageMb, totalMb: num('HugePages_Total') * pageMb, pageMb };
 }
 
-/** virsh domstate, as the supervisor's states. */
-function libvirtState(s: LibvirtGuestStatus): GuestStatus['state'] {
-  if (s.state === 'running' || s.state === 'paused' || s.state === 'idle' || s.state === 'in shutdown') return 'running';
-  return s.state === 'crashed' ? 'crashed' : 'stopped';
-}
-
 export class Guests {
   /** One change at a time: QEMU starts and stops are slow and must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly libvirt: LibvirtBackend;
-  /** libvirt guests found running by reconcile() rather than started by this agent. */
-  private readonly libvirtAdopted = new Set<string>();
-  private guestsDir?: string;
+  /** Who runs each guest's QEMU: the spec's `backend` picks one here (see guest/backend.ts). */
+  private readonly backends: GuestBackends;
 
   constructor(
     private readonly store: Store,
     private readonly control: Control,
+    /** Plans every guest's QEMU command, whichever backend runs it. */
     private readonly supervisor: GuestSupervisor,
-    private readonly opts: { socketGid?: number; log?: (m: string) => void; libvirt?: LibvirtBackend },
+    private readonly opts: { socketGid?: number; log?: (m: string) => void; backends?: GuestBackends },
   ) {
-    this.libvirt = opts.libvirt ?? new LibvirtBackend();
+    this.backends = opts.backends ?? guestBackends(supervisor);
   }
 
-  /**
-   * The supervisor's state dir (libvirt guests keep their directories there too), read off the
-   * -pidfile of a planned command: the supervisor does not expose it otherwise.
-   */
-  private async stateDir(): Promise<string> {
-    if (!this.guestsDir) {
-      const plan = await this.supervisor.plan({ name: 'probe', boot: { kind: 'kernel', kernel: '/probe' } });
-      const argv = plan.command.argv;
-      this.guestsDir = path.dirname(path.dirname(argv[argv.indexOf('-pidfile') + 1]));
-    }
-    return this.guestsDir;
-  }
-
-  /** Refuses the libvirt backend where no libvirtd answers (dry runs too). */
-  private async checkBackend(spec: { backend?: string }): Promise<void> {
-    if (spec.backend !== 'libvirt') return;
-    const why = await this.libvirt.unavailable();
-    if (why) throw new ApiError('invalid', `invalid guest: backend must be 'qemu' on this host: ${why}`, [{ field: 'backend', rule: `must be 'qemu' where no libvirtd answers: ${why}` }]);
+  /** Refuses a backend this host cannot run (dry runs too): 'qemu' always can. */
+  private async checkBackend(spec: GuestSpec): Promise<void> {
+    const no = await this.backends.of(spec).unavailable();
+    if (no) throw new ApiError('invalid', `invalid guest: backend must be 'qemu' on this host: ${no.why}`, [{ field: 'backend', rule: `must be 'qemu' where ${no.missing}: ${no.why}` }]);
   }
 
   /** Whether the guest's QEMU runs, whichever backend started it. */
-  private async isRunning(name: string): Promise<boolean> {
-    if (this.supervisor.status(name)?.pid) return true;
-    return !!(await this.libvirt.status(name, await this.stateDir()))?.pid;
+  private async isRunning(spec: GuestSpec): Promise<boolean> {
+    for (const b of this.backends.all()) if ((await b.status(spec))?.pid) return true;
+    return false;
   }
 
   private async startGuest(spec: GuestSpec): Promise<void> {
     this.prepareSocketDirs(spec);
-    if (spec.backend === 'libvirt') await this.libvirt.start(spec, chooseAccel(spec.accel), await this.stateDir());
-    else await this.supervisor.start(spec);
+    await this.backends.of(spec).start(spec);
   }
 
   /** Stops and forgets the guest in whichever backend has it. */
   private async stopGuest(name: string): Promise<void> {
-    if (this.supervisor.status(name)) {
-      await this.supervisor.stop(name);
-      await this.supervisor.remove(name);
-    }
-    const dir = await this.stateDir();
-    if (this.libvirt.list(dir).includes(name)) await this.libvirt.stop(name, dir);
-    this.libvirtAdopted.delete(name);
+    for (const b of this.backends.all()) await b.stop(name);
+  }
+
+  /** Agent shutdown: every guest keeps running, for the next agent to adopt. */
+  detach(): void {
+    for (const b of this.backends.all()) b.detach();
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -142,10 +118,10 @@ export class Guests {
   }
 
   /** Host checks a dry run makes too: hugepages, PMD cores, socket directories. */
-  private checkHost(spec: GuestSpec, replacing?: GuestSpec): void {
+  private checkHost(spec: GuestSpec, replacing?: GuestSpec, replacingRuns = false): void {
     const problems: { field: string; rule: string }[] = [];
     const hp = hugepageMemory();
-    const reclaim = replacing && this.supervisor.status(replacing.name)?.pid ? replacing.memoryMb : 0;
+    const reclaim = replacing && replacingRuns ? replacing.memoryMb : 0;
     if (spec.memoryMb % hp.pageMb !== 0)
       problems.push({ field: 'memoryMb', rule: `must be a multiple of the hugepage size (${hp.pageMb} MiB)` });
     if (spec.memoryMb > hp.freeMb + reclaim)
@@ -177,26 +153,10 @@ export class Guests {
   private async render(name: string, spec: Omit<GuestVmSpec, 'expectedVersion'>, version: number, withStatus: boolean): Promise<GuestState> {
     const resolved = this.resolve(spec);
     const plan = await this.supervisor.plan(resolved);
-    const accel = chooseAccel(plan.spec.accel);
-    const xml = renderLibvirtXml(plan.spec, { accel });
-    const state: GuestState = { ...spec, version, qemuCommand: [plan.command.binary, ...plan.command.argv], libvirtXml: xml.xml, notes: [...plan.command.notes, ...xml.notes] };
-    if (plan.spec.backend === 'libvirt') {
-      // What is actually defined: vectors=0 through qemu:override under TCG, console to a file.
-      const dir = await this.stateDir();
-      const lv = withStatus ? await this.libvirt.status(name, dir) : undefined;
-      state.libvirtXml = withTcgVectorsOverride(renderLibvirtXml(plan.spec, { accel, consoleLog: path.join(dir, name, 'console.log') }).xml, plan.spec, accel);
-      state.notes = [...plan.command.notes, ...(accel.accel === 'tcg' && plan.spec.nics.length ? ['libvirt: vectors=0 set through <qemu:override> (libvirt has no interface vectors attribute)'] : [])];
-      if (lv) {
-        const s = libvirtState(lv);
-        state.status = { name, state: s, pid: lv.pid, accel: accel.accel, qemuVersion: formatVersion(await this.supervisor.qemuVersion()), notes: [`libvirt domain state: ${lv.state}`], restarts: 0, adopted: this.libvirtAdopted.has(name), consoleLog: lv.consoleLog };
-      }
-      return state;
-    }
-    const st = withStatus ? this.supervisor.status(name) : undefined;
-    if (st) {
-      const { command: _c, paths, ...rest } = st;
-      state.status = { ...rest, consoleLog: paths.consoleLog };
-    }
+    const backend = this.backends.of(plan.spec);
+    const state: GuestState = { ...spec, version, qemuCommand: [plan.command.binary, ...plan.command.argv], ...backend.definition(plan.spec, plan.command.notes) };
+    const status = withStatus ? await backend.status(plan.spec) : undefined;
+    if (status) state.status = status;
     return state;
   }
 
@@ -227,7 +187,7 @@ export class Guests {
       const resolved = this.resolve(spec);
       const old = cur ? this.resolve(cur.spec) : undefined;
       const same = !!cur && JSON.stringify(cur.spec) === JSON.stringify(spec);
-      const running = await this.isRunning(name);
+      const running = await this.isRunning(resolved);
       const restart = !!cur && JSON.stringify(old) !== JSON.stringify(resolved);
       const change: PlannedChange = {
         op: !cur ? 'create' : same ? 'none' : restart ? 'replace' : 'update',
@@ -241,7 +201,7 @@ export class Guests {
       };
       if (change.op === 'create' || restart) {
         await this.checkBackend(resolved);
-        this.checkHost(resolved, old);
+        this.checkHost(resolved, old, !!old && (await this.isRunning(old)));
       }
       const nextVersion = (cur?.version ?? 0) + (change.op === 'none' ? 0 : 1);
       if (o.dryRun || change.op === 'none')
@@ -254,7 +214,7 @@ export class Guests {
       } catch (e) {
         // Nothing acknowledged: put back what was stored (and its guest, if it was running).
         this.store.transaction(() => (cur ? this.store.put('guest', name, cur.spec) : this.store.delete('guest', name)));
-        if (old && restart && !(await this.isRunning(name))) await this.startGuest(old).catch(() => undefined);
+        if (old && restart && !(await this.isRunning(old))) await this.startGuest(old).catch(() => undefined);
         throw new ApiError('datapath', `guest ${name} did not start: ${(e as Error).message}`);
       }
       this.log(`guest ${name} ${change.op}d`);
@@ -278,26 +238,20 @@ export class Guests {
 
   /** At start: finds running guests again, stops those no longer stored, starts stored ones never started. */
   async reconcile(): Promise<void> {
-    await this.supervisor.adopt();
     const stored = new Map(this.store.list<GuestVmSpec>('guest').map((g) => [g.name, g.spec]));
-    for (const s of this.supervisor.list())
-      if (!stored.has(s.name) || stored.get(s.name)!.backend === 'libvirt') {
-        await this.supervisor.stop(s.name).catch(() => undefined);
-        await this.supervisor.remove(s.name).catch(() => undefined);
-      }
-    // No state dir (QEMU cannot even be planned here): no libvirt guest can exist either.
-    const dir = await this.stateDir().catch(() => undefined);
-    // libvirt guests are found again through virsh domstate; domains no longer stored are undefined.
-    for (const name of dir ? this.libvirt.list(dir) : [])
-      if (stored.get(name)?.backend !== 'libvirt') await this.libvirt.stop(name, dir!).catch((e: Error) => this.log(`libvirt guest ${name} not removed: ${e.message}`));
-    for (const [name, spec] of stored) {
-      if (spec.backend === 'libvirt') {
-        const lv = dir ? await this.libvirt.status(name, dir).catch(() => undefined) : undefined;
-        if (lv?.pid) {
-          this.libvirtAdopted.add(name);
-          continue;
+    const kept = new Map<string, Set<string>>();
+    for (const b of this.backends.all()) kept.set(b.name, new Set(await b.adopt().catch((e: Error) => (this.log(`${b.name} guests not adopted: ${e.message}`), []))));
+    // A guest no longer stored, or stored for another backend, is stopped where it runs.
+    for (const b of this.backends.all())
+      for (const name of await b.list()) {
+        const spec = stored.get(name);
+        if (!spec || this.backends.of(spec) !== b) {
+          kept.get(b.name)!.delete(name);
+          await b.stop(name).catch((e: Error) => this.log(`${b.name} guest ${name} not removed: ${e.message}`));
         }
-      } else if (this.supervisor.status(name)) continue;
+      }
+    for (const [name, spec] of stored) {
+      if (kept.get(this.backends.of(spec).name)!.has(name)) continue;
       try {
         await this.startGuest(this.resolve(spec));
       } catch (e) {

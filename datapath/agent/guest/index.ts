@@ -1,5 +1,6 @@
 // The guest (GuestVM) module's public surface, for the agent to import from one place.
 export * from "./accel";
+export * from "./backend";
 export * from "./argv";
 export * from "./console";
 export * from "./libvirt-xml";

@@ -2,13 +2,15 @@
 // through libvirtd (virsh, argument arrays only, never a shell), so libvirt owns the QEMU process.
 // Each guest keeps a directory under the supervisor's state dir (domain.xml, console.log,
 // libvirt.json); libvirt.json marks it as ours, so a restarted agent finds its domains again
-// (virsh domstate) and undefines the ones no longer stored.
+// (virsh domstate) and undefines the ones no longer stored. It is the GuestBackend 'libvirt'.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execFile } from "node:child_process";
 import type { GuestSpec } from "../../api/guest";
-import type { AccelChoice } from "./accel";
+import { chooseAccel, type AccelChoice } from "./accel";
+import type { BackendGuestStatus, GuestBackend } from "./backend";
 import { renderLibvirtXml, xmlEscape } from "./libvirt-xml";
+import type { GuestState } from "./supervisor";
 
 export interface LibvirtBackendOptions {
   /** Default: $LIBVIRT_DEFAULT_URI, else qemu:///system. */
@@ -16,6 +18,10 @@ export interface LibvirtBackendOptions {
   virsh?: string;
   /** How long `virsh` may take (start blocks while QEMU waits on vhost-user peers). Default 60 s. */
   timeoutMs?: number;
+  /** Where each guest's directory goes: the supervisor's state dir. Default /var/lib/vhostnet/guests. */
+  stateDir?: string;
+  /** The QEMU version the status reports (libvirt runs the same binary). */
+  qemuVersion?: () => Promise<string>;
 }
 
 export interface LibvirtGuestStatus {
@@ -55,16 +61,29 @@ export function withTcgVectorsOverride(xml: string, spec: GuestSpec, accel: Acce
     .replace(/<\/domain>\n?$/, `${override.join("\n")}\n</domain>\n`);
 }
 
-export class LibvirtBackend {
+/** virsh domstate, as the supervisor's states. */
+function libvirtState(state: string): GuestState {
+  if (state === "running" || state === "paused" || state === "idle" || state === "in shutdown") return "running";
+  return state === "crashed" ? "crashed" : "stopped";
+}
+
+export class LibvirtBackend implements GuestBackend {
+  readonly name = "libvirt" as const;
   private readonly uri: string;
   private readonly virshBin: string;
   private readonly timeoutMs: number;
+  private readonly stateDir: string;
+  private readonly qemuVersion: () => Promise<string>;
+  /** Guests found running by adopt() rather than started by this agent. */
+  private readonly adopted = new Set<string>();
 
   constructor(opts: LibvirtBackendOptions = {}) {
     // libvirt's own variable for the default connection, then the system instance.
     this.uri = opts.uri ?? process.env.LIBVIRT_DEFAULT_URI ?? "qemu:///system";
     this.virshBin = opts.virsh ?? "virsh";
     this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.stateDir = opts.stateDir ?? "/var/lib/vhostnet/guests";
+    this.qemuVersion = opts.qemuVersion ?? (async () => "unknown");
   }
 
   private virsh(...args: string[]): Promise<string> {
@@ -77,26 +96,27 @@ export class LibvirtBackend {
   }
 
   /** Undefined when libvirtd answers; otherwise why not (for the 'backend' field's rule). */
-  async unavailable(): Promise<string | undefined> {
+  async unavailable(): Promise<{ missing: string; why: string } | undefined> {
     try {
       await this.virsh("version", "--daemon");
       return undefined;
     } catch (e) {
-      return `no libvirtd answers at ${this.uri} (${(e as Error).message.split("\n")[0]})`;
+      return { missing: "no libvirtd answers", why: `no libvirtd answers at ${this.uri} (${(e as Error).message.split("\n")[0]})` };
     }
   }
 
-  static dirOf(stateDir: string, name: string): string {
-    return path.join(stateDir, name);
+  private dirOf(name: string): string {
+    return path.join(this.stateDir, name);
   }
 
   /** Defines and starts the domain; its console goes to <dir>/console.log. */
-  async start(spec: GuestSpec, accel: AccelChoice, stateDir: string): Promise<LibvirtGuestStatus> {
-    const dir = LibvirtBackend.dirOf(stateDir, spec.name);
+  async start(spec: GuestSpec): Promise<void> {
+    const accel = chooseAccel(spec.accel);
+    const dir = this.dirOf(spec.name);
     const st = await this.domstate(spec.name);
     if (st && !fs.existsSync(path.join(dir, "libvirt.json")))
       throw new Error(`name: libvirt already has a domain '${spec.name}' this agent did not define (state ${st})`);
-    if (st) await this.stop(spec.name, stateDir);
+    if (st) await this.stop(spec.name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const consoleLog = path.join(dir, "console.log");
     if (fs.existsSync(consoleLog)) fs.renameSync(consoleLog, consoleLog + ".prev");
@@ -112,7 +132,6 @@ export class LibvirtBackend {
       fs.rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-    return (await this.status(spec.name, stateDir))!;
   }
 
   /** virsh domstate; undefined when libvirt has no such domain. */
@@ -125,8 +144,9 @@ export class LibvirtBackend {
     }
   }
 
-  async status(name: string, stateDir: string): Promise<LibvirtGuestStatus | undefined> {
-    const dir = LibvirtBackend.dirOf(stateDir, name);
+  /** The domain's state and its QEMU's pid (libvirt's pidfile); undefined for a guest this agent did not define. */
+  async domain(name: string): Promise<LibvirtGuestStatus | undefined> {
+    const dir = this.dirOf(name);
     if (!fs.existsSync(path.join(dir, "libvirt.json"))) return undefined;
     const state = (await this.domstate(name).catch(() => undefined)) ?? "undefined";
     let pid: number | undefined;
@@ -138,19 +158,56 @@ export class LibvirtBackend {
     return { name, state, pid, consoleLog: path.join(dir, "console.log"), domainXml: path.join(dir, "domain.xml") };
   }
 
+  async status(spec: GuestSpec): Promise<BackendGuestStatus | undefined> {
+    const lv = await this.domain(spec.name);
+    if (!lv) return undefined;
+    return {
+      name: spec.name,
+      state: libvirtState(lv.state),
+      pid: lv.pid,
+      accel: chooseAccel(spec.accel).accel,
+      qemuVersion: await this.qemuVersion(),
+      notes: [`libvirt domain state: ${lv.state}`],
+      restarts: 0,
+      adopted: this.adopted.has(spec.name),
+      consoleLog: lv.consoleLog,
+    };
+  }
+
+  /** Domains this agent defined that still run: found again through virsh domstate. */
+  async adopt(): Promise<string[]> {
+    for (const name of await this.list()) if ((await this.domain(name).catch(() => undefined))?.pid) this.adopted.add(name);
+    return [...this.adopted];
+  }
+
   /** Names of the guests this agent defined (their directories carry libvirt.json). */
-  list(stateDir: string): string[] {
-    if (!fs.existsSync(stateDir)) return [];
-    return fs.readdirSync(stateDir).filter((n) => fs.existsSync(path.join(stateDir, n, "libvirt.json")));
+  async list(): Promise<string[]> {
+    if (!fs.existsSync(this.stateDir)) return [];
+    return fs.readdirSync(this.stateDir).filter((n) => fs.existsSync(path.join(this.stateDir, n, "libvirt.json")));
   }
 
   /** virsh destroy (hard stop, as QEMU quit), then undefine; removes the guest's directory. */
-  async stop(name: string, stateDir: string): Promise<void> {
+  async stop(name: string): Promise<void> {
+    this.adopted.delete(name);
+    if (!fs.existsSync(path.join(this.dirOf(name), "libvirt.json"))) return;
     const st = await this.domstate(name);
     if (st && st !== "shut off") await this.virsh("destroy", name).catch((e: Error) => {
       if (!/not running/i.test(e.message)) throw e;
     });
     if (st) await this.virsh("undefine", name);
-    fs.rmSync(LibvirtBackend.dirOf(stateDir, name), { recursive: true, force: true });
+    fs.rmSync(this.dirOf(name), { recursive: true, force: true });
   }
+
+  /** What libvirtd is given: vectors=0 through qemu:override under TCG, the console to a file. */
+  definition(spec: GuestSpec, commandNotes: string[]): { libvirtXml: string; notes: string[] } {
+    const accel = chooseAccel(spec.accel);
+    const consoleLog = path.join(this.dirOf(spec.name), "console.log");
+    return {
+      libvirtXml: withTcgVectorsOverride(renderLibvirtXml(spec, { accel, consoleLog }).xml, spec, accel),
+      notes: [...commandNotes, ...(accel.accel === "tcg" && spec.nics.length ? ["libvirt: vectors=0 set through <qemu:override> (libvirt has no interface vectors attribute)"] : [])],
+    };
+  }
+
+  /** libvirtd owns its QEMU processes: nothing to let go of. */
+  detach(): void {}
 }

@@ -130,6 +130,11 @@ export class GuestSupervisor extends EventEmitter {
     fs.mkdirSync(opts.stateDir, { recursive: true });
   }
 
+  /** The directory holding one directory per guest (see paths.ts). */
+  get stateDir(): string {
+    return this.o.stateDir;
+  }
+
   /** QEMU's version (detected once). */
   qemuVersion(): Promise<QemuVersion> {
     this.version ??= (this.o.detectVersion ?? (() => detectQemuVersion(this.o.qemuBinary)))();

@@ -12,13 +12,13 @@ const N = Number(process.env.N ?? 1000);
 async function agentRun(): Promise<{ add: number; del: number }> {
   const agent = await AgentProcess.start({ name: 'benchctl' });
   try {
-    await agent.client.put('/bridges/br0', {});
+    await agent.client.bridges.put('br0', {});
     const sock = (i: number) => path.join(agent.dir, `c${i}.sock`);
     let t = performance.now();
-    for (let i = 0; i < N; i++) await agent.client.put(`/ports/c${i}`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock(i) });
+    for (let i = 0; i < N; i++) await agent.client.ports.put(`c${i}`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock(i) });
     const add = (performance.now() - t) / N;
     t = performance.now();
-    for (let i = 0; i < N; i++) await agent.client.delete(`/ports/c${i}`);
+    for (let i = 0; i < N; i++) await agent.client.ports.delete(`c${i}`);
     const del = (performance.now() - t) / N;
     return { add, del };
   } finally {

@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { PortState } from '../datapath/api';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process';
 import { guestImage } from '../test/helpers/guest-image';
 import { freeHugepages } from '../test/helpers/qemu-guest';
@@ -36,18 +35,20 @@ async function main(): Promise<void> {
   try {
     const lifeCycles = async (n: number) => {
       for (let i = 0; i < n; i++) {
-        await c.put('/bridges/lk', { macAgingSeconds: 1 + (i % 300) });
-        await c.put('/ports/lkc', { bridge: 'lk', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, 'lkc.sock'), queues: 1 + (i % 4) });
-        await c.put('/ports/lks', { bridge: 'lk', type: 'dpdkvhostuser' });
-        await c.get<PortState[]>('/ports');
-        await c.delete('/ports/lkc');
-        await c.delete('/ports/lks');
-        await c.delete('/bridges/lk');
+        await c.bridges.put('lk', { macAgingSeconds: 1 + (i % 300) });
+        await c.ports.put('lkc', { bridge: 'lk', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, 'lkc.sock'), queues: 1 + (i % 4) });
+        await c.ports.put('lks', { bridge: 'lk', type: 'dpdkvhostuser' });
+        await c.ports.list();
+        await c.ports.delete('lkc');
+        await c.ports.delete('lks');
+        await c.bridges.delete('lk');
       }
     };
     const sessions = async (n: number) => {
-      await c.put('/bridges/lk2', {});
-      const sock = (await c.put<{ object: PortState }>('/ports/lkv', { bridge: 'lk2', type: 'dpdkvhostuser' })).object.socketPath;
+      await c.bridges.put('lk2', {});
+      const made = (await c.ports.put('lkv', { bridge: 'lk2', type: 'dpdkvhostuser' })).object!;
+      if (made.type !== 'dpdkvhostuser') throw new Error(`lkv came back as a ${made.type} port`);
+      const sock = made.socketPath;
       // librte_vhost's event thread polls a new listening socket only after its current poll()
       // (1 s timeout) returns; until then connections wait in the backlog (128), then EAGAIN.
       await new Promise((r) => setTimeout(r, 1100));
@@ -63,32 +64,48 @@ async function main(): Promise<void> {
           s.on('error', () => undefined);
           s.on('close', () => resolve());
         });
-      await c.delete('/ports/lkv');
-      await c.delete('/bridges/lk2');
+      await c.ports.delete('lkv');
+      await c.bridges.delete('lk2');
       return connected;
     };
     // A QEMU guest on a client port started and deleted: its hugepages, its socket file, its
     // per-guest directory and the agent's descriptors must all come back.
     const img = guestImage();
     const guestLife = async (n: number) => {
-      await c.put('/bridges/lkg', {});
+      await c.bridges.put('lkg', {});
       const sockPath = path.join(agent.dir, 'vm', 'lkg.sock');
-      await c.put('/ports/lkg', { bridge: 'lkg', type: 'dpdkvhostuserclient', vhostServerPath: sockPath });
+      await c.ports.put('lkg', { bridge: 'lkg', type: 'dpdkvhostuserclient', vhostServerPath: sockPath });
       for (let i = 0; i < n; i++) {
-        await c.put('/guests/lkg', { memoryMb: 256, accel: 'tcg', boot: { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: 'console=ttyS0 quiet' }, nics: [{ port: 'lkg' }] });
-        await waitFor('the guest connected', async () => (await c.get<PortState>('/ports/lkg')).status!.connected, 60000, 100);
-        await c.delete('/guests/lkg');
+        await c.guests.put('lkg', {
+          memoryMb: 256,
+          accel: 'tcg',
+          boot: { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: 'console=ttyS0 quiet' },
+          nics: [{ port: 'lkg' }],
+        });
+        await waitFor(
+          'the guest connected',
+          async () => {
+            const p = await c.ports.get('lkg');
+            return p.type !== 'vxlan' && p.status!.connected;
+          },
+          60000,
+          100,
+        );
+        await c.guests.delete('lkg');
       }
-      await c.delete('/ports/lkg');
-      await c.delete('/bridges/lkg');
+      await c.ports.delete('lkg');
+      await c.bridges.delete('lkg');
       // QEMU processes of this guest still alive (zombies excluded: they hold no memory).
-      const qemus = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-        try {
-          return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('guest=lkg') && !/\) Z /.test(fs.readFileSync(`/proc/${d}/stat`, 'utf8'));
-        } catch {
-          return false;
-        }
-      }).length;
+      const qemus = fs
+        .readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('guest=lkg') && !/\) Z /.test(fs.readFileSync(`/proc/${d}/stat`, 'utf8'));
+          } catch {
+            return false;
+          }
+        }).length;
       return { sockets: fs.existsSync(sockPath) ? 1 : 0, guestDirs: fs.readdirSync(path.join(agent.dir, 'state', 'guests')).length, qemus };
     };
     const pid = agent.proc!.pid!;
@@ -106,7 +123,8 @@ async function main(): Promise<void> {
     const connS = (Date.now() - t) / 1000;
     await new Promise((r) => setTimeout(r, 1000));
     const afterConn = usage(pid);
-    const d = (a: ReturnType<typeof usage>, b: ReturnType<typeof usage>) => `RSS ${(b.rssMb - a.rssMb >= 0 ? '+' : '')}${(b.rssMb - a.rssMb).toFixed(1)} MiB, fds ${b.fds - a.fds >= 0 ? '+' : ''}${b.fds - a.fds}, threads ${b.threads - a.threads >= 0 ? '+' : ''}${b.threads - a.threads}`;
+    const d = (a: ReturnType<typeof usage>, b: ReturnType<typeof usage>) =>
+      `RSS ${b.rssMb - a.rssMb >= 0 ? '+' : ''}${(b.rssMb - a.rssMb).toFixed(1)} MiB, fds ${b.fds - a.fds >= 0 ? '+' : ''}${b.fds - a.fds}, threads ${b.threads - a.threads >= 0 ? '+' : ''}${b.threads - a.threads}`;
     console.log(`baseline after warm-up: RSS ${base.rssMb.toFixed(1)} MiB, ${base.fds} fds, ${base.threads} threads`);
     console.log(`${cycles} life cycles (bridge + client port + server port created, listed, deleted) in ${lifeS.toFixed(1)} s: ${d(base, afterLife)}`);
     console.log(`${connects} vhost-user connect/GET_FEATURES/close sessions (${connected} connected) in ${connS.toFixed(1)} s: ${d(afterLife, afterConn)}`);

@@ -6,7 +6,6 @@
 import { performance } from 'node:perf_hooks';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PortState } from '../datapath/api';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process';
 import { TestpmdGuest } from '../test/helpers/testpmd';
 
@@ -32,15 +31,19 @@ async function main(): Promise<void> {
   const agent = await AgentProcess.start({ name: 'benchload' });
   let guest: TestpmdGuest | undefined;
   try {
-    await agent.client.put('/bridges/br0', {});
+    await agent.client.bridges.put('br0', {});
     for (let i = 0; i < PORTS; i++)
-      await agent.client.put(`/ports/c${i}`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, `c${i}.sock`) });
+      await agent.client.ports.put(`c${i}`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, `c${i}.sock`) });
     const sock = [0, 1].map((i) => path.join(agent.dir, `loop${i}.sock`));
-    const starting = TestpmdGuest.start({ name: `g-load-${process.pid}`, logDir: agent.dir, ports: sock.map((p, i) => ({ path: p, server: true, mac: MAC[i] })) });
-    await agent.client.put('/ports/loop0', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock[0] });
-    await agent.client.put('/ports/loop1', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock[1] });
+    const starting = TestpmdGuest.start({
+      name: `g-load-${process.pid}`,
+      logDir: agent.dir,
+      ports: sock.map((p, i) => ({ path: p, server: true, mac: MAC[i] })),
+    });
+    await agent.client.ports.put('loop0', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock[0] });
+    await agent.client.ports.put('loop1', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock[1] });
     guest = await starting;
-    await waitFor('loop ports up', async () => (await agent.client.get<PortState>('/ports/loop1')).status!.link === 'up');
+    await waitFor('loop ports up', async () => (await agent.client.ports.get('loop1')).status!.link === 'up');
     // Learn both MACs, then let 32 bursts circulate in mac-forwarding mode, as the v2v harness does.
     await guest.send(0, MAC[1], 32);
     await guest.send(1, MAC[0], 32);
@@ -66,10 +69,15 @@ async function main(): Promise<void> {
       // A mix of what a pipeline does: status reads, in-place updates (each fsynced), listings.
       const req =
         n % 10 < 7
-          ? agent.client.get(`/ports/c${i}`)
+          ? agent.client.ports.get(`c${i}`)
           : n % 10 < 9
-            ? agent.client.put(`/ports/c${i}`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, `c${i}.sock`), queues: 1 + (n % 2) })
-            : agent.client.get('/bridges');
+            ? agent.client.ports.put(`c${i}`, {
+                bridge: 'br0',
+                type: 'dpdkvhostuserclient',
+                vhostServerPath: path.join(agent.dir, `c${i}.sock`),
+                queues: 1 + (n % 2),
+              })
+            : agent.client.bridges.list();
       void req.then(
         () => latencies.push(performance.now() - t),
         () => errors++,

@@ -13,11 +13,32 @@ export class Ovs {
     const env = { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
     const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     run('ovsdb-tool', ['create', path.join(dir, 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
-    run('ovsdb-server', [path.join(dir, 'conf.db'), `--remote=punix:${dir}/db.sock`, `--pidfile=${dir}/ovsdb-server.pid`, '--detach', `--log-file=${dir}/ovsdb-server.log`]);
+    run('ovsdb-server', [
+      path.join(dir, 'conf.db'),
+      `--remote=punix:${dir}/db.sock`,
+      `--pidfile=${dir}/ovsdb-server.pid`,
+      '--detach',
+      `--log-file=${dir}/ovsdb-server.log`,
+    ]);
     const o = new Ovs(dir);
     o.vsctl('--no-wait', 'init');
-    o.vsctl('--no-wait', 'set', 'Open_vSwitch', '.', 'other_config:dpdk-init=true', 'other_config:dpdk-socket-mem=256', 'other_config:dpdk-lcore-mask=0x1', 'other_config:pmd-cpu-mask=0x2', `other_config:dpdk-extra=--no-pci --file-prefix=ovsbench${process.pid}`);
-    run('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk', [`unix:${dir}/db.sock`, `--pidfile=${dir}/ovs-vswitchd.pid`, '--detach', `--log-file=${dir}/ovs-vswitchd.log`]);
+    o.vsctl(
+      '--no-wait',
+      'set',
+      'Open_vSwitch',
+      '.',
+      'other_config:dpdk-init=true',
+      'other_config:dpdk-socket-mem=256',
+      'other_config:dpdk-lcore-mask=0x1',
+      'other_config:pmd-cpu-mask=0x2',
+      `other_config:dpdk-extra=--no-pci --file-prefix=ovsbench${process.pid}`,
+    );
+    run('/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk', [
+      `unix:${dir}/db.sock`,
+      `--pidfile=${dir}/ovs-vswitchd.pid`,
+      '--detach',
+      `--log-file=${dir}/ovs-vswitchd.log`,
+    ]);
     o.vsctl('add-br', 'br0', '--', 'set', 'bridge', 'br0', 'datapath_type=netdev');
     return o;
   }

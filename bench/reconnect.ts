@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { PortState } from '../datapath/api';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process';
 import { TestpmdGuest } from '../test/helpers/testpmd';
 import { killRestartAndProbe, summary } from '../test/helpers/traffic-resume';
@@ -27,12 +26,20 @@ async function main(): Promise<void> {
   const agent = await AgentProcess.start({ name: 'bench-reconn' });
   let guest: TestpmdGuest | undefined;
   const sock = (i: number) => path.join(agent.dir, `b${i}.sock`);
-  const startGuest = () => TestpmdGuest.start({ name: `g-bench-reconn-${process.pid}`, logDir: agent.dir, ports: [{ path: sock(0), server: true, mac: A }, { path: sock(1), server: true, mac: B }] });
-  const waitUp = () => waitFor('b0, b1 up', async () => (await agent.client.get<PortState[]>('/ports')).every((p) => p.status!.link === 'up'), 30000);
+  const startGuest = () =>
+    TestpmdGuest.start({
+      name: `g-bench-reconn-${process.pid}`,
+      logDir: agent.dir,
+      ports: [
+        { path: sock(0), server: true, mac: A },
+        { path: sock(1), server: true, mac: B },
+      ],
+    });
+  const waitUp = () => waitFor('b0, b1 up', async () => (await agent.client.ports.list()).every((p) => p.status!.link === 'up'), 30000);
   try {
-    await agent.client.put('/bridges/br0', {});
+    await agent.client.bridges.put('br0', {});
     const starting = startGuest();
-    for (const i of [0, 1]) await agent.client.put(`/ports/b${i}`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock(i) });
+    for (const i of [0, 1]) await agent.client.ports.put(`b${i}`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock(i) });
     guest = await starting;
     await waitUp();
     const resume: number[] = [];
@@ -48,7 +55,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < M; i++) {
       await guest.stop();
       guest = undefined;
-      await waitFor('ports down', async () => (await agent.client.get<PortState[]>('/ports')).every((p) => p.status!.link === 'down'), 15000);
+      await waitFor('ports down', async () => (await agent.client.ports.list()).every((p) => p.status!.link === 'down'), 15000);
       const t0 = Date.now();
       guest = await startGuest();
       await waitUp();
@@ -61,7 +68,9 @@ async function main(): Promise<void> {
     }
     const r = summary(resume);
     const g = summary(guestUp);
-    console.log(`\nagent SIGKILL+restart x${N}: traffic resumes median ${r.median} ms, max ${r.max} ms; frames lost per restart: median ${summary(lost).median}, max ${summary(lost).max}, total ${lost.reduce((a, b) => a + b, 0)}`);
+    console.log(
+      `\nagent SIGKILL+restart x${N}: traffic resumes median ${r.median} ms, max ${r.max} ms; frames lost per restart: median ${summary(lost).median}, max ${summary(lost).max}, total ${lost.reduce((a, b) => a + b, 0)}`,
+    );
     console.log(`guest restart x${M}: reconnected ${guestUp.length}/${M}; links up median ${g.median} ms, max ${g.max} ms`);
   } finally {
     await guest?.stop();

@@ -32,7 +32,8 @@ async function main(): Promise<void> {
       const o = Ovs.start();
       try {
         const t = performance.now();
-        for (let i = 0; i < N; i++) o.vsctl('add-port', 'br0', `c${i}`, '--', 'set', 'Interface', `c${i}`, 'type=dpdkvhostuserclient', `options:vhost-server-path=${o.dir}/c${i}.sock`);
+        for (let i = 0; i < N; i++)
+          o.vsctl('add-port', 'br0', `c${i}`, '--', 'set', 'Interface', `c${i}`, 'type=dpdkvhostuserclient', `options:vhost-server-path=${o.dir}/c${i}.sock`);
         ovs = (performance.now() - t) / 1000;
       } finally {
         o.stop();

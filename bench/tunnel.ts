@@ -20,8 +20,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 2; i++) hosts.push(await startHost(i, 'bench-tun', { guestMacs: GMAC, vni: 42 }));
     const agents = hosts.map((h) => h.agent);
     const guests = hosts.map((h) => h.guest);
-    for (const a of agents)
-      await waitFor('ports up', async () => (await a.client.get<{ status?: { link: string } }[]>('/ports')).every((p) => p.status?.link === 'up'), 30000);
+    for (const a of agents) await waitFor('ports up', async () => (await a.client.ports.list()).every((p) => p.status?.link === 'up'), 30000);
     const [ga, gb] = guests;
     await gb.send(0, GMAC[0], 1); // A's bridge learns B's MAC behind its tunnel
     await gb.settle();
@@ -37,11 +36,13 @@ async function main(): Promise<void> {
       await ga.stopForwarding();
       const tx = (await ga.counters())[0].txPackets;
       const mpps = rx / dt / 1e6;
-      console.log(`tunnel vxlan ${size === 1514 ? 1518 : size} Mpps=${mpps.toFixed(3)} Gbit/s=${((rx * (size + 4) * 8) / dt / 1e9).toFixed(2)} (guest A sent ${tx}, guest B received ${rx} in ${dt.toFixed(1)} s)`);
+      console.log(
+        `tunnel vxlan ${size === 1514 ? 1518 : size} Mpps=${mpps.toFixed(3)} Gbit/s=${((rx * (size + 4) * 8) / dt / 1e9).toFixed(2)} (guest A sent ${tx}, guest B received ${rx} in ${dt.toFixed(1)} s)`,
+      );
       await ga.clearCounters();
     }
-    const vx = await agents[0].client.get<{ status: { stats: object } }>('/ports/vx');
-    console.log(`tunnel A counters: ${JSON.stringify(vx.status.stats)}`);
+    const vx = await agents[0].client.ports.get('vx');
+    console.log(`tunnel A counters: ${JSON.stringify(vx.status?.stats)}`);
   } finally {
     for (const h of hosts) await stopHost(h);
     removeHosts();

@@ -14,7 +14,7 @@ import {
   HugepageSpec,
   PortSpec,
   SettingsSpec,
-  VXLAN_REPLACE_FIELDS,
+  PORT_REPLACE_FIELDS,
   VxlanPortSpec,
   fieldIssues,
   pairNics,
@@ -22,7 +22,7 @@ import {
   type GuestNicRequest,
   type PortEnd,
   type ChangeResult,
-  type PortState,
+  type VhostUserPortState,
   type SettingsState,
 } from '../datapath/api';
 import type { z } from 'zod';
@@ -55,7 +55,7 @@ interface KindOps {
 }
 
 const portOutputs = (o: Record<string, unknown>) => {
-  const p = o as unknown as PortState;
+  const p = o as unknown as VhostUserPortState;
   return { socketPath: p.socketPath, macAddress: p.mac, qemuArgs: p.qemuArgs, link: p.status?.link ?? 'down', linkReason: p.status?.reason ?? '', version: p.version };
 };
 
@@ -109,7 +109,7 @@ const OPS: Record<Kind, KindOps> = {
     schema: VxlanPortSpec,
     path: (p) => `/ports/${encodeURIComponent(String(p.name))}`,
     spec: (p) => ({ ...pick(p, ['name', 'bridge', 'underlay', 'vni', 'udpPort']), type: 'vxlan' }),
-    replaceOn: [...VXLAN_REPLACE_FIELDS],
+    replaceOn: [...PORT_REPLACE_FIELDS.vxlan],
     outputs: (o) => {
       const st = o.status as { link?: string; reason?: string; underlay?: { localMac?: string; remoteMac?: string } } | undefined;
       return { version: o.version, link: st?.link ?? 'down', linkReason: st?.reason ?? '', localMac: st?.underlay?.localMac ?? '', remoteMac: st?.underlay?.remoteMac ?? '' };

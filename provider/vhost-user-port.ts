@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { SERVER_PORT_DEPRECATION } from '../datapath/api/port';
+import { SERVER_PORT_DEPRECATION } from '../datapath/api/vhost-user';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
 import { PORT_OUTPUTS, type PortOutputs } from './port-outputs';

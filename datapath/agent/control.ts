@@ -11,18 +11,20 @@ import {
   RESTART_SETTINGS,
   SERVER_PORT_DEPRECATION,
   SettingsSpec,
-  VXLAN_REPLACE_FIELDS,
-  VxlanPortSpec,
   derivedMac,
-  isVxlanInput,
   parse,
+  portMode,
   qemuNicArgs,
   type BridgeState,
   type ChangeResult,
   type PlannedChange,
   type PortState,
   type SettingsState,
+  type VhostUserPortSpec,
+  type VhostUserPortState,
+  type VxlanPortSpec,
   type VxlanPortState,
+  type Stored,
 } from '../api';
 import type { AppliedTunnel, Datapath } from './datapath';
 import { portStatus } from './status';
@@ -56,9 +58,9 @@ export interface ChangeOptions {
 
 const SETTINGS = 'global';
 
-function strip<T extends { expectedVersion?: number }>(spec: T): Omit<T, 'expectedVersion'> {
+function strip<T extends { expectedVersion?: number }>(spec: T): Stored<T> {
   const { expectedVersion: _v, ...rest } = spec;
-  return rest;
+  return rest as Stored<T>;
 }
 
 function diffFields(from: object | undefined, to: object | undefined): PlannedChange['diff'] {
@@ -195,15 +197,15 @@ export class Control {
     return path.join(this.opts.runDir, sockDir, name);
   }
 
-  private socketPathOf(name: string, spec: Omit<PortSpec, 'expectedVersion'>, sockDir?: string): string {
-    return spec.type === 'dpdkvhostuserclient' ? spec.vhostServerPath! : this.serverSocket(name, sockDir);
+  private socketPathOf(name: string, spec: Stored<VhostUserPortSpec>, sockDir?: string): string {
+    return spec.type === 'dpdkvhostuserclient' ? spec.vhostServerPath : this.serverSocket(name, sockDir);
   }
 
-  private portState(name: string, spec: Omit<PortSpec, 'expectedVersion'>, version: number, withStatus: boolean): PortState {
-    if ((spec as { type: string }).type === 'vxlan') return this.vxlanState(name, spec as unknown as StoredVxlan, version, withStatus) as unknown as PortState;
+  private portState(name: string, spec: Stored<PortSpec>, version: number, withStatus: boolean): PortState {
+    if (spec.type === 'vxlan') return this.vxlanState(name, spec, version, withStatus);
     const socketPath = this.socketPathOf(name, spec);
     const mac = spec.mac ?? derivedMac(name);
-    const state: PortState = {
+    const state: VhostUserPortState = {
       ...spec,
       mac,
       version,
@@ -213,7 +215,7 @@ export class Control {
     if (spec.type === 'dpdkvhostuser') state.deprecated = SERVER_PORT_DEPRECATION;
     if (withStatus)
       state.status = portStatus({
-        mode: spec.type === 'dpdkvhostuserclient' ? 'client' : 'server',
+        mode: portMode(spec.type),
         socketPath,
         info: this.dp.portInfo(name),
         expectedQueues: spec.queues,
@@ -234,7 +236,7 @@ export class Control {
   }
 
   /** Refuses socket paths outside the allowed directories, through symlinks, or already used. */
-  private checkSocketPath(name: string, spec: Omit<PortSpec, 'expectedVersion'>): void {
+  private checkSocketPath(name: string, spec: Stored<VhostUserPortSpec>): void {
     const field = spec.type === 'dpdkvhostuserclient' ? 'vhostServerPath' : 'name';
     const p = this.socketPathOf(name, spec);
     const bad = (rule: string) => new ApiError('invalid', `invalid port: ${field} ${rule}`, [{ field, rule }]);
@@ -266,8 +268,9 @@ export class Control {
   }
 
   putPort(name: string, input: unknown, o: ChangeOptions = {}): ChangeResult<PortState> {
-    if (isVxlanInput(input)) return this.putVxlanPort(name, input, o) as unknown as ChangeResult<PortState>;
-    const spec = strip(parse(PortSpec, withName(input, name), 'port'));
+    const parsed = strip(parse(PortSpec, withName(input, name), 'port'));
+    if (parsed.type === 'vxlan') return this.putVxlanPort(name, parsed, input, o);
+    const spec: Stored<VhostUserPortSpec> = parsed;
     if (!this.store.get('bridge', spec.bridge))
       throw new ApiError('invalid', `invalid port: bridge ${spec.bridge} does not exist`, [{ field: 'bridge', rule: 'must name an existing bridge' }]);
     const cur = this.store.get<PortSpec>('port', name);
@@ -275,7 +278,8 @@ export class Control {
     this.checkVersion('port', name, cur?.version ?? 0, (input as PortSpec)?.expectedVersion ?? o.expectedVersion);
     this.checkSocketPath(name, spec);
     const diff = diffFields(cur?.spec, spec);
-    const replace = !!cur && diff.some((d) => (PORT_REPLACE_FIELDS as readonly string[]).includes(d.field));
+    const replaceFields: readonly string[] = PORT_REPLACE_FIELDS[spec.type];
+    const replace = !!cur && diff.some((d) => replaceFields.includes(d.field));
     const change: PlannedChange = {
       op: !cur ? 'create' : replace ? 'replace' : diff.length ? 'update' : 'none',
       kind: 'port',
@@ -283,7 +287,7 @@ export class Control {
       diff,
       disruptive: replace,
     };
-    if (replace) change.why = `changing ${diff.filter((d) => (PORT_REPLACE_FIELDS as readonly string[]).includes(d.field)).map((d) => d.field).join(', ')} re-creates the socket: the guest's link drops until it reconnects`;
+    if (replace) change.why = `changing ${diff.filter((d) => replaceFields.includes(d.field)).map((d) => d.field).join(', ')} re-creates the socket: the guest's link drops until it reconnects`;
     const warnings = spec.type === 'dpdkvhostuser' ? [SERVER_PORT_DEPRECATION] : [];
     if (spec.queues > 1 && this.running.pmdCpus.length < 2)
       warnings.push(`multiqueue with a single PMD thread: the guide asks for at least 2 PMD cores so queues are spread (pmdCpus has ${this.running.pmdCpus.length})`);
@@ -350,8 +354,7 @@ export class Control {
     return state;
   }
 
-  private putVxlanPort(name: string, input: unknown, o: ChangeOptions): ChangeResult<VxlanPortState> {
-    const spec = strip(parse(VxlanPortSpec, withName(input, name), 'port')) as StoredVxlan;
+  private putVxlanPort(name: string, spec: StoredVxlan, input: unknown, o: ChangeOptions): ChangeResult<VxlanPortState> {
     if (!this.store.get('bridge', spec.bridge))
       throw new ApiError('invalid', `invalid port: bridge ${spec.bridge} does not exist`, [{ field: 'bridge', rule: 'must name an existing bridge' }]);
     const cur = this.store.get<StoredVxlan>('port', name);
@@ -363,7 +366,8 @@ export class Control {
     if (other)
       throw new ApiError('conflict', `port ${other.name} already uses ${spec.underlay.iface} as its underlay`, [{ field: 'underlay.iface', rule: 'must be an interface no other vxlan port uses' }]);
     const diff = diffFields(cur?.spec, spec);
-    const replace = !!cur && diff.some((d) => (VXLAN_REPLACE_FIELDS as readonly string[]).includes(d.field));
+    const replaceFields: readonly string[] = PORT_REPLACE_FIELDS.vxlan;
+    const replace = !!cur && diff.some((d) => replaceFields.includes(d.field));
     const change: PlannedChange = { op: !cur ? 'create' : replace ? 'replace' : diff.length ? 'update' : 'none', kind: 'port', name, diff, disruptive: replace };
     if (replace) change.why = 'changing the tunnel re-opens its underlay: traffic across it stops briefly';
     const nextVersion = (cur?.version ?? 0) + (change.op === 'none' ? 0 : 1);
@@ -400,9 +404,9 @@ export class Control {
   }
 
   /** Makes the datapath's port match spec; on failure restores what was there and throws. */
-  private applyPort(name: string, spec: Omit<PortSpec, 'expectedVersion'>): void {
-    if ((spec as { type: string }).type === 'vxlan') return this.applyVxlan(name, spec as unknown as StoredVxlan);
-    const want = { bridge: spec.bridge, mode: spec.type === 'dpdkvhostuserclient' ? 'client' : 'server', path: this.socketPathOf(name, spec) } as const;
+  private applyPort(name: string, spec: Stored<PortSpec>): void {
+    if (spec.type === 'vxlan') return this.applyVxlan(name, spec);
+    const want = { bridge: spec.bridge, mode: portMode(spec.type), path: this.socketPathOf(name, spec) } as const;
     const have = this.dp.applied(name);
     if (have && have.bridge === want.bridge && have.mode === want.mode && have.path === want.path) return;
     if (have) {
@@ -483,7 +487,7 @@ export class Control {
   }
 }
 
-type StoredVxlan = Omit<VxlanPortSpec, 'expectedVersion'>;
+type StoredVxlan = Stored<VxlanPortSpec>;
 
 /** The kernel's operstate of an interface in our namespace, undefined if it does not exist. */
 function underlayOperstate(iface: string): string | undefined {

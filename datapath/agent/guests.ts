@@ -8,6 +8,7 @@ import {
   GuestVmSpec,
   pairNics,
   parse,
+  portMode,
   type ChangeResult,
   type GuestSpec,
   type PlannedChange,
@@ -93,7 +94,8 @@ export class Guests {
     const p = this.store.get<PortSpec>('port', name);
     if (!p || !isVhostPort(p.spec)) return undefined;
     const s = this.control.port(name, false);
-    return { name, socketPath: s.socketPath, mode: p.spec.type === 'dpdkvhostuserclient' ? 'client' : 'server', queues: s.queues, mac: s.mac };
+    if (s.type === 'vxlan') return undefined;
+    return { name, socketPath: s.socketPath, mode: portMode(s.type), queues: s.queues, mac: s.mac };
   };
 
   /** Pairs NICs with ports and returns the spec QEMU runs; refuses what cannot work, naming fields. */

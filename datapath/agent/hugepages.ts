@@ -69,8 +69,8 @@ export class Hugepages {
     const found = cur?.spec.found ?? total;
     const change: PlannedChange = {
       op: !cur ? 'create' : total === spec.pages && JSON.stringify({ ...cur.spec, found: undefined, mounted: undefined }) === JSON.stringify({ ...spec, found: undefined, mounted: undefined }) ? 'none' : 'update',
-      kind: 'settings',
-      name: `hugepages/${name}`,
+      kind: 'hugepages',
+      name,
       diff: total === spec.pages ? [] : [{ field: 'pages', from: total, to: spec.pages }],
       disruptive: false,
     };
@@ -99,9 +99,9 @@ export class Hugepages {
 
   delete(name: string, o: { dryRun?: boolean } = {}): ChangeResult<HugepageState> {
     const cur = this.store.get<Stored>('hugepages', name);
-    if (!cur) return { dryRun: !!o.dryRun, changes: [{ op: 'none', kind: 'settings', name: `hugepages/${name}`, diff: [], disruptive: false }], warnings: [] };
+    if (!cur) return { dryRun: !!o.dryRun, changes: [{ op: 'none', kind: 'hugepages', name, diff: [], disruptive: false }], warnings: [] };
     const dir = this.dir(cur.spec);
-    const change: PlannedChange = { op: 'delete', kind: 'settings', name: `hugepages/${name}`, diff: [{ field: 'pages', from: this.read(dir, 'nr_hugepages'), to: cur.spec.found }], disruptive: false, why: 'restores the reservation found before' };
+    const change: PlannedChange = { op: 'delete', kind: 'hugepages', name, diff: [{ field: 'pages', from: this.read(dir, 'nr_hugepages'), to: cur.spec.found }], disruptive: false, why: 'restores the reservation found before' };
     if (o.dryRun) return { dryRun: true, changes: [change], warnings: [] };
     fs.writeFileSync(`${dir}/nr_hugepages`, String(cur.spec.found));
     if (cur.spec.mounted && cur.spec.mountPath && this.isMounted(cur.spec.mountPath)) execFileSync('umount', [cur.spec.mountPath]);

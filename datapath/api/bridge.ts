@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Name } from './fields';
+import { Name, owned, type Stored } from './fields';
 
 export const BridgeSpec = z.strictObject({
   name: Name,
@@ -9,9 +9,7 @@ export const BridgeSpec = z.strictObject({
     .min(1, { error: 'must be at least 1' })
     .max(86400, { error: 'must be at most 86400' })
     .default(300),
-  /** Who manages it (a Pulumi stack's URN prefix); another owner must import it on purpose. */
-  owner: z.string().max(512, { error: 'must be at most 512 characters' }).optional(),
-  expectedVersion: z.int().min(1).optional(),
+  ...owned,
 });
 export type BridgeSpec = z.output<typeof BridgeSpec>;
 export type BridgeInput = z.input<typeof BridgeSpec>;
@@ -22,7 +20,7 @@ export interface FdbRow {
   ageSeconds: number;
 }
 
-export interface BridgeState extends Omit<BridgeSpec, 'expectedVersion'> {
+export interface BridgeState extends Stored<BridgeSpec> {
   version: number;
   ports: string[];
 }

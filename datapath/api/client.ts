@@ -1,7 +1,16 @@
-// A client of the agent's API, for vhostctl, the provider and tests. No native code.
+// The one client of the agent's API, for vhostctl, the provider, the benchmarks and tests: typed
+// operations per object kind (client.ports.put(...)) over request(). No native code.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type { BridgeInput, BridgeState, FdbRow } from './bridge';
+import type { PmdState } from './counters';
 import type { ApiErrorBody, FieldIssue } from './errors';
+import type { Stored } from './fields';
+import type { GuestVmInput, GuestVmSpec, GuestVmState } from './guest-vm';
+import type { HugepageInput, HugepageSpec, HugepageState } from './hugepages';
+import type { ChangeOptions, ChangeResult } from './plan';
+import type { PortInput, PortState } from './port';
+import type { RunningSettings, SettingsInput, SettingsState } from './settings';
 
 export interface Connection {
   /** "unix:/run/vhostnet/agent.sock", a bare socket path, "http://host:port" or "https://host:port". */
@@ -23,8 +32,102 @@ export class AgentError extends Error {
   }
 }
 
+/** GET /health. */
+export interface AgentHealth {
+  ok: boolean;
+  version: string;
+  pid: number;
+  lcores: string;
+  pmds: number;
+  running: RunningSettings;
+}
+
+/** GET /show: the agent, its settings, and every bridge and port with live status. */
+export interface AgentShow extends Omit<AgentHealth, 'ok' | 'pmds'> {
+  pmds: PmdState[];
+  settings: SettingsState;
+  bridges: BridgeState[];
+  ports: PortState[];
+}
+
+/** GET /state: the stored configuration without live status (a dry run leaves it byte for byte). */
+export interface AgentStoredState {
+  settings: SettingsState;
+  bridges: BridgeState[];
+  ports: PortState[];
+  guests: (Stored<GuestVmSpec> & { version: number })[];
+  hugepages: (Stored<HugepageSpec> & { found: number; mounted: boolean; version: number })[];
+}
+
+/** A PUT body: the name is the URL's (a body may repeat it, and must then agree). */
+export type PutBody<T> = T extends unknown ? Omit<T, 'name'> & { name?: string } : never;
+
+/** The operations on one kind of named object: /v1/<kind>/<name>. */
+export class ObjectClient<Input, State> {
+  constructor(
+    protected readonly c: AgentClient,
+    /** "/ports": the collection's path under /v1. */
+    readonly base: string,
+  ) {}
+
+  path(name: string): string {
+    return `${this.base}/${encodeURIComponent(name)}`;
+  }
+  get(name: string): Promise<State> {
+    return this.c.get<State>(this.path(name));
+  }
+  list(): Promise<State[]> {
+    return this.c.get<State[]>(this.base);
+  }
+  put(name: string, spec: PutBody<Input>, o: ChangeOptions = {}): Promise<ChangeResult<State>> {
+    return this.c.put<ChangeResult<State>>(this.path(name), spec, queryString({ ...o }));
+  }
+  delete(name: string, o: ChangeOptions = {}): Promise<ChangeResult<State>> {
+    return this.c.delete<ChangeResult<State>>(this.path(name), queryString({ ...o }));
+  }
+}
+
+export class PortsClient extends ObjectClient<PortInput, PortState> {
+  /** Without live status (status=false): cheaper, and only what the store holds. */
+  listStored(): Promise<PortState[]> {
+    return this.c.get<PortState[]>(`${this.base}?status=false`);
+  }
+}
+
 export class AgentClient {
-  constructor(readonly conn: Connection) {}
+  readonly bridges: ObjectClient<BridgeInput, BridgeState>;
+  readonly ports: PortsClient;
+  readonly guests: ObjectClient<GuestVmInput, GuestVmState>;
+  readonly hugepages: ObjectClient<HugepageInput, HugepageState>;
+  /** The one settings object of the agent: read and set, never created or deleted. */
+  readonly settings: { get(): Promise<SettingsState>; put(spec: SettingsInput, o?: ChangeOptions): Promise<ChangeResult<SettingsState>> };
+
+  constructor(readonly conn: Connection) {
+    this.bridges = new ObjectClient(this, '/bridges');
+    this.ports = new PortsClient(this, '/ports');
+    this.guests = new ObjectClient(this, '/guests');
+    this.hugepages = new ObjectClient(this, '/hugepages');
+    this.settings = {
+      get: () => this.get<SettingsState>('/settings'),
+      put: (spec, o = {}) => this.put<ChangeResult<SettingsState>>('/settings', spec, queryString({ ...o })),
+    };
+  }
+
+  health(): Promise<AgentHealth> {
+    return this.get<AgentHealth>('/health');
+  }
+  show(): Promise<AgentShow> {
+    return this.get<AgentShow>('/show');
+  }
+  state(): Promise<AgentStoredState> {
+    return this.get<AgentStoredState>('/state');
+  }
+  pmd(): Promise<PmdState[]> {
+    return this.get<PmdState[]>('/pmd');
+  }
+  fdb(bridge: string): Promise<FdbRow[]> {
+    return this.get<FdbRow[]>(`/bridges/${encodeURIComponent(bridge)}/fdb`);
+  }
 
   request<T>(method: string, path: string, body?: unknown, timeoutMs = 30000): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -40,9 +143,7 @@ export class AgentClient {
         ...(this.conn.token ? { authorization: `Bearer ${this.conn.token}` } : {}),
       },
       timeout: timeoutMs,
-      ...(isUnix
-        ? { socketPath: ep.replace(/^unix:/, '') }
-        : { host: url!.hostname, port: url!.port, ...(this.conn.caCert ? { ca: this.conn.caCert } : {}) }),
+      ...(isUnix ? { socketPath: ep.replace(/^unix:/, '') } : { host: url!.hostname, port: url!.port, ...(this.conn.caCert ? { ca: this.conn.caCert } : {}) }),
     };
     const mod = url?.protocol === 'https:' ? https : http;
     return new Promise<T>((resolve, reject) => {

@@ -37,7 +37,11 @@ export class ApiError extends Error {
   }
 }
 
-/** Flattens zod issues into "field: rule" pairs; unknown keys are named as the field. */
+/**
+ * Flattens zod issues into "field: rule" pairs; unknown keys are named as the field. A missing
+ * field is "is required" when the issue carries its input (parse with reportInput, as checkSpec
+ * does); issues without it are taken as missing, as before.
+ */
 export function fieldIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
   const out: FieldIssue[] = [];
   for (const issue of error.issues) {
@@ -58,9 +62,18 @@ export function invalid(error: z.ZodError, what: string, prefix = ''): ApiError 
   return new ApiError('invalid', `invalid ${what}: ${issues.map((i) => `${i.field} ${i.rule}`).join('; ')}`, issues);
 }
 
+/** Validates input against a schema: the parsed value, or every bad field with its rule. */
+export function checkSpec<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+): { data: z.output<S>; issues?: undefined } | { data?: undefined; issues: FieldIssue[]; error: z.ZodError } {
+  const r = schema.safeParse(input, { reportInput: true });
+  return r.success ? { data: r.data } : { issues: fieldIssues(r.error), error: r.error };
+}
+
 /** Validates input against a schema, throwing an ApiError that names every bad field. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(input);
+  const r = schema.safeParse(input, { reportInput: true });
   if (!r.success) throw invalid(r.error, what);
   return r.data;
 }

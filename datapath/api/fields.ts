@@ -56,3 +56,17 @@ export const QueuePairs = z
 
 /** Optimistic concurrency: the version the caller last read; a mismatch is refused with 409. */
 export const ExpectedVersion = z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' });
+
+/** Who manages an object (a Pulumi stack's URN prefix); another owner must adopt it on purpose. */
+export const Owner = z.string({ error: 'must be a string' }).max(512, { error: 'must be at most 512 characters' });
+
+/** The version field of every PUT body (settings have no owner: there is one per host). */
+export const versioned = { expectedVersion: ExpectedVersion.optional() };
+/** The owner and version fields of every named object's PUT body, defined once. */
+export const owned = { owner: Owner.optional(), ...versioned };
+
+/**
+ * What the store keeps of a spec: the version it was checked against is not part of the object.
+ * Distributes over a union (a plain Omit of a union keeps only the members' common keys).
+ */
+export type Stored<T> = T extends unknown ? Omit<T, 'expectedVersion'> : never;

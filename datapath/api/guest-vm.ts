@@ -2,7 +2,8 @@
 // agent (or the provider's check, from the port's outputs) fills in and checks the guest's end of
 // that socket. No tool manages both ends of a vhost-user socket as one thing; we do.
 import { z } from 'zod';
-import { Mac, Name, QueuePairs, SocketPath } from './fields';
+import { Mac, Name, QueuePairs, SocketPath, owned, type Stored } from './fields';
+import type { PortMode } from './vhost-user';
 import { GuestSpec, type GuestNicSpec } from './guest';
 
 export const GuestNicRequest = z.strictObject({
@@ -24,17 +25,48 @@ export type GuestNicRequest = z.output<typeof GuestNicRequest>;
 export const GuestVmSpec = z.strictObject({
   ...GuestSpec.shape,
   nics: z.array(GuestNicRequest).max(32, { error: 'must have at most 32 NICs' }).default([]),
-  owner: z.string().max(512).optional(),
-  expectedVersion: z.int().min(1).optional(),
+  ...owned,
 });
 export type GuestVmSpec = z.output<typeof GuestVmSpec>;
 export type GuestVmInput = z.input<typeof GuestVmSpec>;
+
+/** A guest's QEMU process as the agent reports it, whichever backend runs it. */
+export interface GuestVmStatus {
+  name: string;
+  state: 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'restarting';
+  pid?: number;
+  accel: 'kvm' | 'tcg';
+  qemuVersion: string;
+  /** Seconds since the QEMU process started, while it runs. */
+  uptimeSec?: number;
+  notes: string[];
+  restarts: number;
+  /** Found running at the agent's start rather than started by it. */
+  adopted: boolean;
+  /** Why the last QEMU process ended (crashed/stopped). */
+  exitReason?: string;
+  lastConsoleLines?: string[];
+  pinning?: { vcpus: { cpuIndex: number; threadId: number; cpus: string }[]; emulatorThreads: number[]; emulatorCpus?: string };
+  /** Set when QMP or pinning failed after start. */
+  error?: string;
+  consoleLog: string;
+}
+
+export interface GuestVmState extends Stored<GuestVmSpec> {
+  version: number;
+  /** The QEMU command line the agent runs (binary first). */
+  qemuCommand: string[];
+  /** The equivalent libvirt domain XML. */
+  libvirtXml: string;
+  notes: string[];
+  status?: GuestVmStatus;
+}
 
 /** What the pairing check needs to know of a port. */
 export interface PortEnd {
   name: string;
   socketPath: string;
-  mode: 'client' | 'server';
+  mode: PortMode;
   queues: number;
   mac: string;
 }
@@ -49,7 +81,10 @@ export function nicName(port: string): string {
  * Pairs each NIC with its port: refuses a pair that cannot work (socket paths that differ, roles
  * that do not pair, queue counts that differ, a missing port) and returns the NICs QEMU needs.
  */
-export function pairNics(nics: GuestNicRequest[], portOf: (name: string) => PortEnd | undefined): { nics: GuestNicSpec[]; problems: { field: string; rule: string }[] } {
+export function pairNics(
+  nics: GuestNicRequest[],
+  portOf: (name: string) => PortEnd | undefined,
+): { nics: GuestNicSpec[]; problems: { field: string; rule: string }[] } {
   const problems: { field: string; rule: string }[] = [];
   const out: GuestNicSpec[] = [];
   nics.forEach((n, i) => {

@@ -1,7 +1,11 @@
 // The API contract: every request the agent takes, validated by these schemas in the agent,
-// in vhostctl and in the provider's check. This module must never load native code.
+// in vhostctl and in the provider's check, and the one typed client of it. This module must
+// never load native code.
 export * from './fields';
+export * from './counters';
 export * from './bridge';
+export * from './vhost-user';
+export * from './tunnel';
 export * from './port';
 export * from './settings';
 export * from './errors';
@@ -14,4 +18,3 @@ export * from './client';
 export * from './guest';
 export * from './guest-vm';
 export * from './hugepages';
-export * from './tunnel';

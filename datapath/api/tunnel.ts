@@ -2,8 +2,8 @@
 // kernel interface of the agent's network namespace that the datapath opens with DPDK's
 // af_packet PMD; frames are carried in IPv4/UDP/VXLAN between localIp and remoteIp.
 import { z } from 'zod';
-import { Mac, Name } from './fields';
-import type { QueueCounters } from './port';
+import { Mac, Name, owned, type Stored } from './fields';
+import type { QueueCounters } from './counters';
 
 export const IPV4_RULE = 'must be an IPv4 address like 192.0.2.1';
 
@@ -38,12 +38,15 @@ export const VxlanPortSpec = z
   .strictObject({
     name: Name,
     bridge: Name,
-    type: z.literal('vxlan', { error: "must be 'vxlan'" }),
+    type: z.literal('vxlan'),
     underlay: VxlanUnderlay,
     vni: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(16777215, { error: 'must be at most 16777215 (24 bits)' }),
-    udpPort: z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' }).max(65535, { error: 'must be at most 65535' }).default(VXLAN_DEFAULT_UDP_PORT),
-    owner: z.string().max(512, { error: 'must be at most 512 characters' }).optional(),
-    expectedVersion: z.int().min(1).optional(),
+    udpPort: z
+      .int({ error: 'must be a whole number' })
+      .min(1, { error: 'must be at least 1' })
+      .max(65535, { error: 'must be at most 65535' })
+      .default(VXLAN_DEFAULT_UDP_PORT),
+    ...owned,
   })
   .superRefine((p, ctx) => {
     if (p.underlay.localIp === p.underlay.remoteIp)
@@ -51,9 +54,6 @@ export const VxlanPortSpec = z
   });
 export type VxlanPortSpec = z.output<typeof VxlanPortSpec>;
 export type VxlanPortInput = z.input<typeof VxlanPortSpec>;
-
-/** Every field but owner re-creates the tunnel (the underlay ethdev is reopened). */
-export const VXLAN_REPLACE_FIELDS = ['name', 'bridge', 'type', 'underlay', 'vni', 'udpPort'] as const;
 
 export interface VxlanPortStatus {
   link: 'up' | 'down';
@@ -67,12 +67,7 @@ export interface VxlanPortStatus {
   queues: QueueCounters[];
 }
 
-export interface VxlanPortState extends Omit<VxlanPortSpec, 'expectedVersion'> {
+export type VxlanPortState = Stored<VxlanPortSpec> & {
   version: number;
   status?: VxlanPortStatus;
-}
-
-/** True for a PUT body that asks for a vxlan port (the agent routes it to the tunnel schema). */
-export function isVxlanInput(input: unknown): boolean {
-  return !!input && typeof input === 'object' && (input as { type?: unknown }).type === 'vxlan';
-}
+};

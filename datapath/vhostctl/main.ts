@@ -2,24 +2,7 @@
 // vhostctl: the agent's command line, in the spirit of ovs-vsctl / ovs-appctl.
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  AgentClient,
-  AgentError,
-  ApiError,
-  BridgeSpec,
-  DEFAULT_SOCKET,
-  PortSpec,
-  SettingsSpec,
-  parse,
-  queryString,
-  type BridgeState,
-  type ChangeResult,
-  type FdbRow,
-  type PortState,
-  type SettingsState,
-  type VxlanPortState,
-} from '../api';
-import type { PmdStats } from '../native/addon';
+import { AgentClient, AgentError, ApiError, BridgeSpec, DEFAULT_SOCKET, PortSpec, SettingsSpec, parse, type ChangeResult, type PortState } from '../api';
 
 const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   show                              bridges, ports, link state and counters
@@ -41,9 +24,9 @@ function n(x: number): string {
   return x.toLocaleString('en-US');
 }
 
-function showPort(p: PortState | VxlanPortState, indent: string): string[] {
+function showPort(p: PortState, indent: string): string[] {
   if (p.type === 'vxlan') {
-    const t = p as VxlanPortState;
+    const t = p;
     const u = t.status!.underlay;
     return [
       `${indent}Port ${t.name}`,
@@ -53,11 +36,20 @@ function showPort(p: PortState | VxlanPortState, indent: string): string[] {
     ];
   }
   const s = p.status!;
-  const lines = [`${indent}Port ${p.name}`, `${indent}    type: ${p.type}${p.deprecated ? ' (deprecated)' : ''}`, `${indent}    socket: ${p.socketPath} (${s.mode})`];
+  const lines = [
+    `${indent}Port ${p.name}`,
+    `${indent}    type: ${p.type}${p.deprecated ? ' (deprecated)' : ''}`,
+    `${indent}    socket: ${p.socketPath} (${s.mode})`,
+  ];
   lines.push(`${indent}    link: ${s.link}${s.reason ? ` (${s.reason})` : ''}`);
   if (s.connected)
-    lines.push(`${indent}    vrings: ${s.vringsEnabled}/${s.vringsTotal} enabled, queue pairs: ${s.queuePairs} (expected ${p.queues})`, `${indent}    features: ${s.features.negotiatedNames.join(' ')}`);
-  lines.push(`${indent}    rx: ${n(s.stats.rxPackets)} pkts ${n(s.stats.rxBytes)} bytes  tx: ${n(s.stats.txPackets)} pkts ${n(s.stats.txBytes)} bytes  tx drops: ${n(s.stats.txDrops)}`);
+    lines.push(
+      `${indent}    vrings: ${s.vringsEnabled}/${s.vringsTotal} enabled, queue pairs: ${s.queuePairs} (expected ${p.queues})`,
+      `${indent}    features: ${s.features.negotiatedNames.join(' ')}`,
+    );
+  lines.push(
+    `${indent}    rx: ${n(s.stats.rxPackets)} pkts ${n(s.stats.rxBytes)} bytes  tx: ${n(s.stats.txPackets)} pkts ${n(s.stats.txBytes)} bytes  tx drops: ${n(s.stats.txDrops)}`,
+  );
   for (const w of s.warnings) lines.push(`${indent}    warning: ${w}`);
   return lines;
 }
@@ -90,10 +82,15 @@ async function run(argv: string[]): Promise<number> {
   });
   const json = !!v.json;
   const out = (data: unknown, text: () => string[]) => console.log(json ? JSON.stringify(data, null, 2) : text().join('\n'));
-  const dry = queryString({ dryRun: !!v['dry-run'] });
+  const dry = { dryRun: !!v['dry-run'] };
   const change = (r: ChangeResult<unknown>) =>
     out(r, () => [
-      ...r.changes.filter((c) => c.op !== 'none').map((c) => `${r.dryRun ? 'would ' : ''}${c.op} ${c.kind} ${c.name}${c.diff.length ? `: ${c.diff.map((d) => d.field).join(', ')}` : ''}${c.disruptive ? ' (disrupts traffic)' : ''}${c.why ? ` - ${c.why}` : ''}`),
+      ...r.changes
+        .filter((c) => c.op !== 'none')
+        .map(
+          (c) =>
+            `${r.dryRun ? 'would ' : ''}${c.op} ${c.kind} ${c.name}${c.diff.length ? `: ${c.diff.map((d) => d.field).join(', ')}` : ''}${c.disruptive ? ' (disrupts traffic)' : ''}${c.why ? ` - ${c.why}` : ''}`,
+        ),
       ...(r.changes.every((c) => c.op === 'none') ? ['no change'] : []),
       ...r.warnings.map((w) => `warning: ${w}`),
     ]);
@@ -105,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
 
   switch (cmd) {
     case 'show': {
-      const s = await client.get<{ version: string; pid: number; lcores: string; bridges: BridgeState[]; ports: PortState[]; pmds: PmdStats[]; settings: SettingsState }>('/show');
+      const s = await client.show();
       out(s, () => {
         const lines = [`vhostnet-agent ${s.version} (pid ${s.pid}, lcores ${s.lcores}, ${s.pmds.length} PMD thread(s))`];
         if (s.settings.restartRequired.length) lines.push(`    restart required for: ${s.settings.restartRequired.join(', ')}`);
@@ -119,24 +116,26 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'port': {
       if (rest[0] !== 'stats') throw new ApiError('invalid', `unknown command: port ${rest[0] ?? ''}`);
-      const ports = rest[1] ? [await client.get<PortState>(`/ports/${encodeURIComponent(rest[1])}`)] : await client.get<PortState[]>('/ports');
-      out(ports.map((p) => ({ name: p.name, link: p.status!.link, stats: p.status!.stats, queues: p.status!.queues })), () =>
-        ports.flatMap((p) => [
-          `${p.name}: link ${p.status!.link}  rx ${n(p.status!.stats.rxPackets)} pkts ${n(p.status!.stats.rxBytes)} B  tx ${n(p.status!.stats.txPackets)} pkts ${n(p.status!.stats.txBytes)} B  drops ${n(p.status!.stats.txDrops)}`,
-          ...p.status!.queues.map((q, i) => `    queue ${i}: rx ${n(q.rxPackets)}  tx ${n(q.txPackets)}  drops ${n(q.txDrops)}`),
-        ]),
+      const ports = rest[1] ? [await client.ports.get(rest[1])] : await client.ports.list();
+      out(
+        ports.map((p) => ({ name: p.name, link: p.status!.link, stats: p.status!.stats, queues: p.status!.queues })),
+        () =>
+          ports.flatMap((p) => [
+            `${p.name}: link ${p.status!.link}  rx ${n(p.status!.stats.rxPackets)} pkts ${n(p.status!.stats.rxBytes)} B  tx ${n(p.status!.stats.txPackets)} pkts ${n(p.status!.stats.txBytes)} B  drops ${n(p.status!.stats.txDrops)}`,
+            ...p.status!.queues.map((q, i) => `    queue ${i}: rx ${n(q.rxPackets)}  tx ${n(q.txPackets)}  drops ${n(q.txDrops)}`),
+          ]),
       );
       return 0;
     }
     case 'fdb': {
       if (rest[0] !== 'show') throw new ApiError('invalid', `unknown command: fdb ${rest[0] ?? ''}`);
       need(2, 'BRIDGE');
-      const rows = await client.get<FdbRow[]>(`/bridges/${encodeURIComponent(rest[1])}/fdb`);
+      const rows = await client.fdb(rest[1]);
       out(rows, () => [' port              MAC               Age', ...rows.map((r) => ` ${r.port.padEnd(17)} ${r.mac} ${String(r.ageSeconds).padStart(5)}`)]);
       return 0;
     }
     case 'pmd': {
-      const pmds = await client.get<(PmdStats & { rxQueueNames: string[] })[]>('/pmd');
+      const pmds = await client.pmd();
       out(pmds, () =>
         pmds.flatMap((p) => {
           const total = p.busyCycles + p.idleCycles || 1;
@@ -152,13 +151,17 @@ async function run(argv: string[]): Promise<number> {
     }
     case 'add-br': {
       need(1, 'BRIDGE');
-      const spec = parse(BridgeSpec, { name: rest[0], ...(v['mac-aging'] !== undefined ? { macAgingSeconds: int('mac-aging', v['mac-aging']) } : {}) }, 'bridge');
-      change(await client.put(`/bridges/${encodeURIComponent(rest[0])}`, spec, dry));
+      const spec = parse(
+        BridgeSpec,
+        { name: rest[0], ...(v['mac-aging'] !== undefined ? { macAgingSeconds: int('mac-aging', v['mac-aging']) } : {}) },
+        'bridge',
+      );
+      change(await client.bridges.put(rest[0], spec, dry));
       return 0;
     }
     case 'del-br':
       need(1, 'BRIDGE');
-      change(await client.delete(`/bridges/${encodeURIComponent(rest[0])}`, dry));
+      change(await client.bridges.delete(rest[0], dry));
       return 0;
     case 'add-port': {
       need(2, 'BRIDGE PORT');
@@ -166,22 +169,22 @@ async function run(argv: string[]): Promise<number> {
       if (v['vhost-server-path'] !== undefined) body.vhostServerPath = v['vhost-server-path'];
       if (v.queues !== undefined) body.queues = int('queues', v.queues);
       if (v.mac !== undefined) body.mac = v.mac;
-      parse(PortSpec, body, 'port'); // refuse here, before anything reaches the agent
-      change(await client.put(`/ports/${encodeURIComponent(rest[1])}`, body, dry));
+      // Refused here, before anything reaches the agent.
+      change(await client.ports.put(rest[1], parse(PortSpec, body, 'port'), dry));
       return 0;
     }
     case 'del-port':
       need(1, 'PORT');
-      change(await client.delete(`/ports/${encodeURIComponent(rest[0])}`, dry));
+      change(await client.ports.delete(rest[0], dry));
       return 0;
     case 'get': {
-      const s = await client.get<SettingsState>('/settings');
+      const s = await client.settings.get();
       out(s, () => Object.entries(s).map(([k, val]) => `${k}: ${JSON.stringify(val)}`));
       return 0;
     }
     case 'set': {
       need(1, 'SETTING=VALUE');
-      const cur = await client.get<SettingsState>('/settings');
+      const cur = await client.settings.get();
       const { version, restartRequired: _r, running: _u, ...spec } = cur;
       const next: Record<string, unknown> = { ...spec };
       for (const kv of rest) {
@@ -190,8 +193,8 @@ async function run(argv: string[]): Promise<number> {
         const [, k, raw] = m;
         next[k] = k === 'pmdCpus' ? (raw ? raw.split(',').map((x) => int(k, x)) : []) : raw === 'true' ? true : raw === 'false' ? false : int(k, raw);
       }
-      parse(SettingsSpec, next, 'settings');
-      change(await client.put('/settings', { ...next, expectedVersion: version || undefined }, dry));
+      const want = parse(SettingsSpec, next, 'settings');
+      change(await client.settings.put({ ...want, expectedVersion: version || undefined }, dry));
       return 0;
     }
     default:

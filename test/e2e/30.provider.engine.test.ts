@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PortState } from '../../datapath/api';
+import type { VhostUserPortState } from '../../datapath/api';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
 import { E2E_PROGRAM, engineStack, setConfig, type EngineStack } from '../helpers/pulumi-stack';
 import { TestpmdGuest } from '../helpers/testpmd';
@@ -51,7 +51,7 @@ describe('30 provider: pulumi preview / up / refresh / import / destroy with the
     assert.equal(up.outputs.sockets.value.dpdkvhostclient0, sock('dpdkvhostclient0'));
     const starting = TestpmdGuest.start({ name: `g-engine-${process.pid}`, logDir: agent.dir, ports: [{ path: sock('dpdkvhostclient0'), server: true, mac: MAC0 }, { path: sock('dpdkvhostclient1'), server: true, mac: MAC1 }] });
     guest = await starting;
-    await waitFor('links up', async () => (await agent.client.get<PortState[]>('/ports')).every((p) => p.status!.link === 'up'));
+    await waitFor('links up', async () => (await agent.client.get<VhostUserPortState[]>('/ports')).every((p) => p.status!.link === 'up'));
     await guest.send(0, MAC1, 100);
     await guest.settle();
     assert.equal((await guest.counters())[1].rxPackets, 100);
@@ -62,11 +62,11 @@ describe('30 provider: pulumi preview / up / refresh / import / destroy with the
   });
 
   it('an in-place change updates without dropping the guest link; a replace field replaces, old one first', async () => {
-    const before = (await agent.client.get<PortState>('/ports/dpdkvhostclient0')).status!.stats.rxPackets;
+    const before = (await agent.client.get<VhostUserPortState>('/ports/dpdkvhostclient0')).status!.stats.rxPackets;
     await configure({ ports: [{ ...ports()[0], queues: 1, mac: '02:00:00:00:0e:10' }, ports()[1]] });
     const up = await s.stack.up();
     assert.equal(up.summary.resourceChanges?.update, 1, JSON.stringify(up.summary.resourceChanges));
-    const p0 = await agent.client.get<PortState>('/ports/dpdkvhostclient0');
+    const p0 = await agent.client.get<VhostUserPortState>('/ports/dpdkvhostclient0');
     assert.equal(p0.mac, '02:00:00:00:0e:10');
     assert.equal(p0.status!.link, 'up');
     assert.equal(p0.status!.stats.rxPackets, before, 'the datapath port was not re-created (its counters carried on)');
@@ -81,7 +81,7 @@ describe('30 provider: pulumi preview / up / refresh / import / destroy with the
     });
     assert.equal(rep.summary.resourceChanges?.replace, 1, JSON.stringify(rep.summary.resourceChanges));
     assert.ok(events.includes('delete-replaced') && events.indexOf('delete-replaced') < events.indexOf('create-replacement'), events.join(','));
-    assert.equal((await agent.client.get<PortState>('/ports/dpdkvhostclient0')).vhostServerPath, sock('moved0'));
+    assert.equal((await agent.client.get<VhostUserPortState>('/ports/dpdkvhostclient0')).vhostServerPath, sock('moved0'));
   });
 
   it('a port deleted with vhostctl is seen by refresh, and the next up restores it', async () => {
@@ -91,7 +91,7 @@ describe('30 provider: pulumi preview / up / refresh / import / destroy with the
     assert.equal(refresh.summary.resourceChanges?.delete, 1, JSON.stringify(refresh.summary.resourceChanges));
     const up = await s.stack.up();
     assert.equal(up.summary.resourceChanges?.create, 1);
-    await waitFor('dpdkvhostclient1 up again', async () => (await agent.client.get<PortState>('/ports/dpdkvhostclient1')).status!.link === 'up');
+    await waitFor('dpdkvhostclient1 up again', async () => (await agent.client.get<VhostUserPortState>('/ports/dpdkvhostclient1')).status!.link === 'up');
   });
 
   it('import adopts a port that exists, and destroy leaves the agent as it was before the stack', async () => {
@@ -109,7 +109,7 @@ describe('30 provider: pulumi preview / up / refresh / import / destroy with the
     await configure({ ports: [...ports(), { name: 'adopted', bridge: 'br0', path: sock('adopted'), adopt: true }] });
     const up = await s.stack.up();
     assert.equal(up.summary.resourceChanges?.create, 1, JSON.stringify(up.summary.resourceChanges));
-    assert.equal((await agent.client.get<PortState>('/ports/adopted')).owner, 'vhostnet-e2e/engine');
+    assert.equal((await agent.client.get<VhostUserPortState>('/ports/adopted')).owner, 'vhostnet-e2e/engine');
     await s.stack.destroy();
     const after = JSON.parse(await state());
     assert.deepEqual(after.bridges, []);

@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BridgeState, PortState } from '../../datapath/api';
+import type { BridgeState, VhostUserPortState } from '../../datapath/api';
 import { AgentProcess } from '../helpers/agent-process';
 import { EXAMPLES, engineStack, setConfig, type EngineStack } from '../helpers/pulumi-stack';
 
@@ -50,7 +50,7 @@ describe('61 components: one stack, many hosts (examples/many-hosts)', function 
     // Both bridges were under way before either finished: the engine did not serialize the hosts.
     assert.deepEqual(seq.slice(0, 2).map((x) => x.split(' ')[0]), ['start', 'start'], seq.join(', '));
     for (const h of [a, b]) {
-      const ports = await h.client.get<PortState[]>('/ports');
+      const ports = await h.client.get<VhostUserPortState[]>('/ports');
       assert.deepEqual(ports.map((p) => `${p.bridge}/${p.name}@${path.dirname(p.vhostServerPath!)}`).sort(), [`br0/dpdkvhostclient0@${h.dir}`, `br0/dpdkvhostclient1@${h.dir}`]);
       assert.equal(await aging(h), 300);
     }

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AgentError, type PortState } from '../../datapath/api';
+import { AgentError, type VhostUserPortState } from '../../datapath/api';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
 import { TestpmdGuest } from '../helpers/testpmd';
 
@@ -14,7 +14,7 @@ describe('20 datapath: port life cycle', function () {
   this.timeout(240000);
   let agent: AgentProcess;
   const guests: TestpmdGuest[] = [];
-  const linkOf = async (name: string) => (await agent.client.get<PortState>(`/ports/${name}`)).status!;
+  const linkOf = async (name: string) => (await agent.client.get<VhostUserPortState>(`/ports/${name}`)).status!;
   const waitUp = (...names: string[]) => waitFor(`${names.join(', ')} up`, async () => (await Promise.all(names.map(linkOf))).every((s) => s.link === 'up'), 30000);
   const clientPort = (bridge: string, file: string, extra: object = {}) => ({ bridge, type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, file), ...extra });
 
@@ -108,7 +108,7 @@ describe('20 datapath: port life cycle', function () {
   });
 
   it('a deprecated server port creates its socket in the run dir, mode 0600, and a guest connects to it', async () => {
-    const r = await agent.client.put<{ warnings: string[]; object: PortState }>('/ports/srv0', { bridge: 'br0', type: 'dpdkvhostuser' });
+    const r = await agent.client.put<{ warnings: string[]; object: VhostUserPortState }>('/ports/srv0', { bridge: 'br0', type: 'dpdkvhostuser' });
     assert.match(r.warnings[0], /deprecated/);
     assert.equal(r.object.socketPath, path.join(agent.runDir, 'srv0'));
     assert.equal(fs.statSync(r.object.socketPath).mode & 0o777, 0o600);

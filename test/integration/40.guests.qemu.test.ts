@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AgentError, PortState } from '../../datapath/api';
+import type { AgentError, VhostUserPortState } from '../../datapath/api';
 import type { GuestState } from '../../datapath/agent/guests';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
 import { freeHugepages, guestPings, pingingGuest, readConsole } from '../helpers/qemu-guest';
@@ -39,7 +39,7 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     await agent.client.put('/guests/vm1', guestBody(2, 1, ['vm1p']));
     await waitReplies('vm0', 2, 3);
     await waitReplies('vm1', 1, 3);
-    const p = await agent.client.get<PortState>('/ports/vm0p');
+    const p = await agent.client.get<VhostUserPortState>('/ports/vm0p');
     assert.equal(p.status!.link, 'up');
     // QEMU must hold no descriptor of the agent's: an inherited copy of the datapath's end of a
     // vhost-user socket keeps the connection open after the agent dies, and QEMU never reconnects.
@@ -133,14 +133,14 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     await agent.client.put('/guests/mqa', guestBody(5, 6, ['mq0'], { vcpus: 2 }));
     await agent.client.put('/guests/mqb', guestBody(6, 5, ['mq1'], { vcpus: 2 }));
     await waitReplies('mqa', 6, 6, 120000);
-    const p = await agent.client.get<PortState>('/ports/mq0');
+    const p = await agent.client.get<VhostUserPortState>('/ports/mq0');
     assert.equal(p.status!.queuePairs, 2);
     assert.ok(p.status!.features.negotiatedNames.includes('mq'));
     const rx = p.status!.queues.map((q) => q.rxPackets);
     assert.ok(rx.length === 2 && rx[0] > 0 && rx[1] > 0, `per-queue rx from the guest: ${rx}`);
     // egress follows the ingress queue pair: with one PMD each guest still receives on both
     for (const name of ['mq0', 'mq1']) {
-      const tx = (await agent.client.get<PortState>(`/ports/${name}`)).status!.queues.map((q) => q.txPackets);
+      const tx = (await agent.client.get<VhostUserPortState>(`/ports/${name}`)).status!.queues.map((q) => q.txPackets);
       assert.ok(tx.length === 2 && tx[0] > 0 && tx[1] > 0, `${name}: per-queue tx to the guest: ${tx}`);
     }
   });

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AgentError, type BridgeState, type PortState } from '../../datapath/api';
+import { AgentError, type BridgeState, type VhostUserPortState } from '../../datapath/api';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
 
 /** mulberry32: small, seeded, good enough to pick operations reproducibly. */
@@ -47,7 +47,7 @@ function canon(m: Model): string {
   return JSON.stringify({ b, p });
 }
 
-function modelOf(state: { bridges: BridgeState[]; ports: PortState[] }): Model {
+function modelOf(state: { bridges: BridgeState[]; ports: VhostUserPortState[] }): Model {
   return {
     bridges: new Map(state.bridges.map((b) => [b.name, { macAgingSeconds: b.macAgingSeconds }])),
     ports: new Map(state.ports.map((p) => [p.name, { bridge: p.bridge, type: p.type, vhostServerPath: p.vhostServerPath, queues: p.queues, mac: p.mac }])),
@@ -145,7 +145,7 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
       paused = true;
       while (killing) await new Promise((r) => setTimeout(r, 10));
       try {
-        const state = await waitFor('agent back', () => a.client.get<{ bridges: BridgeState[]; ports: PortState[] }>('/state'), 30000, 50);
+        const state = await waitFor('agent back', () => a.client.get<{ bridges: BridgeState[]; ports: VhostUserPortState[] }>('/state'), 30000, 50);
         const have = canon(modelOf(state));
         const withChange = inFlight && cloneModel(model);
         if (withChange) applyChange(withChange, inFlight!);
@@ -159,7 +159,7 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
           model = modelOf(state); // go on from what the agent says, so one loss is counted once
         }
         // The datapath: every stored port is in it (missing sockets are fine; not being there is not).
-        const ports = await a.client.get<PortState[]>('/ports');
+        const ports = await a.client.get<VhostUserPortState[]>('/ports');
         for (const p of ports)
           if (/not in the datapath|datapath has not created/.test(p.status?.reason ?? '')) lost.push(`after kill ${kills}: port ${p.name}: ${p.status!.reason}`);
         verified++;

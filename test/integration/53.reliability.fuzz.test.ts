@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { AgentError, derivedMac, type BridgeState, type PortState } from '../../datapath/api';
+import { AgentError, derivedMac, type BridgeState, type VhostUserPortState } from '../../datapath/api';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
 import { TestpmdGuest } from '../helpers/testpmd';
 import { REQ, fuzzSession, vhostMessage } from '../helpers/vhost-fuzz';
@@ -105,7 +105,7 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
     let commands = 0;
     const started = Date.now();
     const reset = async () => {
-      for (const p of await c.get<PortState[]>('/ports?status=false')) await c.delete(`/ports/${encodeURIComponent(p.name)}`);
+      for (const p of await c.get<VhostUserPortState[]>('/ports?status=false')) await c.delete(`/ports/${encodeURIComponent(p.name)}`);
       for (const b of await c.get<BridgeState[]>('/bridges')) await c.delete(`/bridges/${encodeURIComponent(b.name)}`);
     };
     await fc.assert(
@@ -135,7 +135,7 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
             if (got >= 400 && got < 500) assert.ok((e as AgentError).issues.length > 0 || got === 409, `${JSON.stringify(cmd)}: ${got} names no field`);
           }
           assert.equal(got, want, `${JSON.stringify(cmd)}`);
-          const st = await c.get<{ bridges: BridgeState[]; ports: PortState[] }>('/state');
+          const st = await c.get<{ bridges: BridgeState[]; ports: VhostUserPortState[] }>('/state');
           assert.equal(
             canon(st.bridges.map((b) => [b.name, b.macAgingSeconds]), st.ports.map((p) => [p.name, { bridge: p.bridge, type: p.type, queues: p.queues, mac: p.mac }])),
             // Without a MAC the agent derives one from the name.
@@ -157,13 +157,13 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
     const c = agent.client;
     await c.put('/bridges/fwd', {});
     await c.put('/bridges/fz', {});
-    const r = await c.put<{ object: PortState }>('/ports/fzsrv', { bridge: 'fz', type: 'dpdkvhostuser' });
+    const r = await c.put<{ object: VhostUserPortState }>('/ports/fzsrv', { bridge: 'fz', type: 'dpdkvhostuser' });
     const target = r.object.socketPath;
     const sock = (i: number) => path.join(agent.dir, `fw${i}.sock`);
     const starting = TestpmdGuest.start({ name: `g-fuzz-${process.pid}`, logDir: agent.dir, ports: [{ path: sock(0), server: true, mac: A }, { path: sock(1), server: true, mac: B }] });
     for (const i of [0, 1]) await c.put(`/ports/fw${i}`, { bridge: 'fwd', type: 'dpdkvhostuserclient', vhostServerPath: sock(i) });
     guest = await starting;
-    await waitFor('fw0, fw1 up', async () => (await Promise.all(['fw0', 'fw1'].map((n) => c.get<PortState>(`/ports/${n}`)))).every((p) => p.status!.link === 'up'));
+    await waitFor('fw0, fw1 up', async () => (await Promise.all(['fw0', 'fw1'].map((n) => c.get<VhostUserPortState>(`/ports/${n}`)))).every((p) => p.status!.link === 'up'));
     const pid = agent.proc!.pid;
     const roundTrip = async (n: number) => {
       await guest!.clearCounters();
@@ -221,7 +221,7 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
     assert.deepEqual(await roundTrip(300), [300, 300], 'after fuzzing');
     const badRounds = rounds.filter((x) => x[0] !== 100 || x[1] !== 100);
     // The fuzzed port is still usable by a real front end afterwards? It must at least be in the datapath.
-    const fz = await c.get<PortState>('/ports/fzsrv');
+    const fz = await c.get<VhostUserPortState>('/ports/fzsrv');
     assert.doesNotMatch(fz.status!.reason ?? '', /not in the datapath/);
     console.log(
       `      fuzz figure (seed ${SEED}): ${sessions} vhost-user sessions, ${messages} messages (${[...mutations].map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
@@ -239,7 +239,7 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
   // RTE_VHOST_MSG_RESULT_ERR to GET_INFLIGHT_FD/SET_INFLIGHT_FD (the datapath never negotiates
   // inflight tracking), and disable VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD on every socket.
   it('vhost-user: GET_INFLIGHT_FD with large sizes is refused, not allocated (addon/DPDK bug)', async () => {
-    const r = await agent.client.put<{ object: PortState }>('/ports/fzinf', { bridge: 'fz', type: 'dpdkvhostuser' });
+    const r = await agent.client.put<{ object: VhostUserPortState }>('/ports/fzinf', { bridge: 'fz', type: 'dpdkvhostuser' });
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${agent.proc!.pid}/status`, 'utf8'))![1]) / 1024;
     const before = rss();
     const payload = Buffer.alloc(24);

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AgentClient, AgentError, type ChangeResult, type PortState } from '../../datapath/api';
+import { AgentClient, AgentError, type ChangeResult, type VhostUserPortState } from '../../datapath/api';
 import { AgentProcess } from '../helpers/agent-process';
 
 describe('55 reliability: concurrent writers and owners', function () {
@@ -25,19 +25,19 @@ describe('55 reliability: concurrent writers and owners', function () {
     await one.put('/ports/c0', spec(1));
     let conflicts = 0;
     for (let round = 0; round < 50; round++) {
-      const v = (await one.get<PortState>('/ports/c0')).version;
+      const v = (await one.get<VhostUserPortState>('/ports/c0')).version;
       // Different changes, so neither is a no-op; the body and the query forms alternate.
       const q = round % 2 ? `?expectedVersion=${v}` : '';
       const body = (n: number) => (round % 2 ? spec(n) : { ...spec(n), expectedVersion: v });
-      const results = await Promise.allSettled([one.put<ChangeResult<PortState>>('/ports/c0', body(2 + (round % 7)), q), two.put<ChangeResult<PortState>>('/ports/c0', body(10 + (round % 5)), q)]);
+      const results = await Promise.allSettled([one.put<ChangeResult<VhostUserPortState>>('/ports/c0', body(2 + (round % 7)), q), two.put<ChangeResult<VhostUserPortState>>('/ports/c0', body(10 + (round % 5)), q)]);
       const won = results.filter((r) => r.status === 'fulfilled');
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       assert.equal(won.length, 1, `round ${round}: ${results.map((r) => r.status).join(', ')}`);
       assert.equal((lost[0].reason as AgentError).status, 409);
       assert.equal((lost[0].reason as AgentError).issues[0].field, 'expectedVersion');
-      const now = await one.get<PortState>('/ports/c0');
+      const now = await one.get<VhostUserPortState>('/ports/c0');
       assert.equal(now.version, v + 1);
-      assert.equal(now.queues, (won[0] as PromiseFulfilledResult<ChangeResult<PortState>>).value.object!.queues);
+      assert.equal(now.queues, (won[0] as PromiseFulfilledResult<ChangeResult<VhostUserPortState>>).value.object!.queues);
       conflicts++;
     }
     console.log(`      concurrency figure: ${conflicts} races, ${conflicts} exactly-one-winner, ${conflicts} 409s`);

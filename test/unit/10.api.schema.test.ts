@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { BridgeSpec, PortSpec, SettingsSpec, fieldIssues } from '../../datapath/api';
+import { BridgeSpec, PORT_REPLACE_FIELDS, PORT_TYPES, PortSpec, SERVER_SOCKET_RULE, SettingsSpec, checkSpec, fieldIssues, portMode } from '../../datapath/api';
 
 function refusal(schema: { safeParse(x: unknown): { success: boolean; error?: unknown } }, input: unknown) {
   const r = schema.safeParse(input);
@@ -12,6 +12,7 @@ const client = { name: 'p0', bridge: 'br0', type: 'dpdkvhostuserclient', vhostSe
 describe('10 API schema: what a user may ask for', () => {
   it('takes the guide quick example port and fills defaults', () => {
     const p = PortSpec.parse(client);
+    assert.ok(p.type === 'dpdkvhostuserclient');
     assert.equal(p.queues, 1);
     assert.equal(p.vhostServerPath, '/tmp/vhost/p0.sock');
   });
@@ -25,7 +26,10 @@ describe('10 API schema: what a user may ask for', () => {
   ] as const) {
     it(`refuses a port name with ${what}, naming the field and the rule`, () => {
       const issues = refusal(PortSpec, { ...client, name });
-      assert.ok(issues.some((i) => i.field === 'name' && i.rule.includes(rule)), JSON.stringify(issues));
+      assert.ok(
+        issues.some((i) => i.field === 'name' && i.rule.includes(rule)),
+        JSON.stringify(issues),
+      );
     });
   }
   it('refuses multicast and malformed MACs', () => {
@@ -33,9 +37,13 @@ describe('10 API schema: what a user may ask for', () => {
     assert.ok(refusal(PortSpec, { ...client, mac: '02:00:00:00:00' }).some((i) => i.field === 'mac'));
   });
   it('refuses queues of 0, negative, too many, and numbers as strings', () => {
-    for (const q of [0, -1, 17, '2', 1.5]) assert.ok(refusal(PortSpec, { ...client, queues: q }).some((i) => i.field === 'queues'), String(q));
+    for (const q of [0, -1, 17, '2', 1.5])
+      assert.ok(
+        refusal(PortSpec, { ...client, queues: q }).some((i) => i.field === 'queues'),
+        String(q),
+      );
   });
-  it('refuses n_rxq with the guide\'s reason', () => {
+  it("refuses n_rxq with the guide's reason", () => {
     const issues = refusal(PortSpec, { ...client, nRxq: 2 });
     assert.ok(issues.some((i) => i.field === 'nRxq' && /negotiated with the guest/.test(i.rule)));
   });
@@ -48,10 +56,39 @@ describe('10 API schema: what a user may ask for', () => {
   });
   it('refuses relative, dotted and over-long socket paths', () => {
     for (const p of ['tmp/x', '/tmp/../etc/x', '/tmp/' + 'x'.repeat(120)])
-      assert.ok(refusal(PortSpec, { ...client, vhostServerPath: p }).some((i) => i.field === 'vhostServerPath'), p);
+      assert.ok(
+        refusal(PortSpec, { ...client, vhostServerPath: p }).some((i) => i.field === 'vhostServerPath'),
+        p,
+      );
   });
   it('refuses a vhost-sock-dir that escapes the run dir', () => {
     assert.ok(refusal(SettingsSpec, { vhostSockDir: '../etc' }).some((i) => i.field === 'vhostSockDir'));
     assert.ok(refusal(SettingsSpec, { vhostSockDir: '/etc' }).some((i) => i.field === 'vhostSockDir'));
+  });
+  it('takes every port type through one union on type, and names type when it is missing or unknown', () => {
+    const vx = { name: 'v', bridge: 'b', type: 'vxlan', vni: 5, underlay: { iface: 'eth0', localIp: '169.254.1.1', remoteIp: '169.254.1.2' } };
+    assert.equal(PortSpec.parse(vx).type, 'vxlan');
+    assert.equal(PortSpec.parse({ name: 's', bridge: 'b', type: 'dpdkvhostuser' }).type, 'dpdkvhostuser');
+    assert.deepEqual(checkSpec(PortSpec, { name: 'p', bridge: 'b' }).issues, [{ field: 'type', rule: 'is required' }]);
+    const unknown = checkSpec(PortSpec, { ...client, type: 'dpdk' }).issues!;
+    assert.equal(unknown.length, 1);
+    assert.equal(unknown[0].field, 'type');
+    assert.match(unknown[0].rule, /dpdkvhostuserclient.*dpdkvhostuser.*vxlan/);
+    // A field of another type is refused by the type's own rule, not by a guess among the members.
+    assert.ok(refusal(PortSpec, { ...vx, queues: 2 }).some((i) => i.field === 'queues' && i.rule === 'is not a known field'));
+  });
+  it("says why a server port's socket path is refused, and a wrong type apart from a missing field", () => {
+    assert.deepEqual(checkSpec(PortSpec, { name: 'p', bridge: 'b', type: 'dpdkvhostuser', vhostServerPath: '/tmp/x' }).issues, [
+      { field: 'vhostServerPath', rule: SERVER_SOCKET_RULE },
+    ]);
+    assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', macAgingSeconds: '300' }).issues, [{ field: 'macAgingSeconds', rule: 'must be a whole number' }]);
+    assert.deepEqual(checkSpec(PortSpec, { name: 'p', type: 'dpdkvhostuser' }).issues, [{ field: 'bridge', rule: 'is required' }]);
+  });
+  it('has replace fields for every port type, each a field of that type, and one mode per vhost-user type', () => {
+    assert.deepEqual(Object.keys(PORT_REPLACE_FIELDS).sort(), [...PORT_TYPES].sort());
+    for (const t of PORT_TYPES) for (const f of ['name', 'bridge', 'type']) assert.ok((PORT_REPLACE_FIELDS[t] as readonly string[]).includes(f), `${t} ${f}`);
+    assert.ok((PORT_REPLACE_FIELDS.dpdkvhostuserclient as readonly string[]).includes('vhostServerPath'));
+    assert.equal(portMode('dpdkvhostuserclient'), 'client');
+    assert.equal(portMode('dpdkvhostuser'), 'server');
   });
 });

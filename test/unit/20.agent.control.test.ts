@@ -70,10 +70,13 @@ describe('20 agent control plane (own logic, fake addon)', () => {
 
   it('puts server sockets at <run dir>/<vhostSockDir>/<name> and warns they are deprecated', () => {
     const r = control.putPort('s0', { bridge: 'br0', type: 'dpdkvhostuser' });
+    assert.ok(r.object!.type === 'dpdkvhostuser');
     assert.equal(r.object!.socketPath, path.join(dir, 'run', 's0'));
     assert.match(r.warnings[0], /deprecated/);
     control.putSettings({ vhostSockDir: 'socks' });
-    assert.equal(control.port('s0', false).socketPath, path.join(dir, 'run', 'socks', 's0'));
+    const moved = control.port('s0', false);
+    assert.ok(moved.type === 'dpdkvhostuser');
+    assert.equal(moved.socketPath, path.join(dir, 'run', 'socks', 's0'));
     assert.ok(native.calls.includes(`createPort server ${path.join(dir, 'run', 'socks', 's0')}`));
   });
 

@@ -104,7 +104,7 @@ async function serve(
   const guests = new Guests(store, control, supervisor, { socketGid: cfg.socketGid });
   await guests.reconcile();
   const hugepages = new Hugepages(store);
-  const info = () => ({ version: AGENT_VERSION, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
+  const info = () => ({ version: AGENT_VERSION, schemaVersion: store.schemaVersion, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
   const server = createServer(routes({ control, dp, guests, hugepages, info }), { ...cfg, listen: listenOn });
   const endpoint = await listen(server, { ...cfg, listen: listenOn });
   let stopped = false;

@@ -11,7 +11,8 @@ say() { printf 'setup: %s\n' "$*"; }
 # Recommends are installed too: the suite is tested on machines set up that way.
 APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 qemu-system-x86 qemu-utils
   openvswitch-switch-dpdk busybox-static cpio libvirt-clients libvirt-daemon-system libxml2-utils openssh-server
-  openssh-client linux-perf iproute2 procps util-linux xz-utils clang-format)
+  openssh-client linux-perf iproute2 procps util-linux xz-utils clang-format
+  prometheus)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

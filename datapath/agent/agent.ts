@@ -11,6 +11,7 @@ import { Datapath } from './datapath';
 import { GuestSupervisor } from './guest';
 import { Guests } from './guests';
 import { Hugepages } from './hugepages';
+import { ApiMetrics, dpdkVersion, dpdkWorkerThreads, serveMetrics } from './metrics';
 import { createServer, listen, routes, type ListenOptions } from './server';
 import { Store } from './store';
 
@@ -26,10 +27,16 @@ export interface AgentConfig extends Omit<ListenOptions, 'listen'> {
   ealArgs?: string[];
   /** QEMU binary for GuestVMs (default qemu-system-x86_64 on PATH). */
   qemuBinary?: string;
+  /** Prometheus metrics listener, tcp://host:port; 'off' or absent: none. */
+  metricsListen?: string;
+  /** Only warn (and serve no metrics) when metricsListen cannot be bound: the default address may be taken. */
+  metricsOptional?: boolean;
 }
 
 export interface RunningAgent {
   endpoint: string;
+  /** http://host:port/metrics, when metrics are served. */
+  metricsEndpoint?: string;
   control: Control;
   server: http.Server;
   stop(): Promise<void>;
@@ -105,16 +112,40 @@ async function serve(
   await guests.reconcile();
   const hugepages = new Hugepages(store);
   const info = () => ({ version: AGENT_VERSION, schemaVersion: store.schemaVersion, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
-  const server = createServer(routes({ control, dp, guests, hugepages, info }), { ...cfg, listen: listenOn });
+  const apiMetrics = new ApiMetrics();
+  const server = createServer(routes({ control, dp, guests, hugepages, info }), { ...cfg, listen: listenOn, apiMetrics });
   const endpoint = await listen(server, { ...cfg, listen: listenOn });
+  let metrics: { server: http.Server; endpoint: string } | undefined;
+  if (cfg.metricsListen && cfg.metricsListen !== 'off') {
+    const sources = {
+      ports: () => control.ports(true),
+      pmds: () => dp.pmdStats(),
+      bridges: () => control.bridges().map((b) => b.name),
+      guests: () => guests.guests(),
+      api: apiMetrics,
+      build: { version: AGENT_VERSION, dpdkVersion: dpdkVersion() },
+      pmdThreads: dpdkWorkerThreads,
+    };
+    try {
+      metrics = await serveMetrics(cfg.metricsListen, sources);
+    } catch (e) {
+      if (!cfg.metricsOptional) {
+        await new Promise<void>((r) => server.close(() => r()));
+        throw new Error(`metrics listener ${cfg.metricsListen}: ${(e as Error).message}`);
+      }
+      process.stderr.write(`vhostnet-agent: warning: no metrics served: ${cfg.metricsListen}: ${(e as Error).message}\n`);
+    }
+  }
   let stopped = false;
   return {
     endpoint,
+    metricsEndpoint: metrics?.endpoint,
     control,
     server,
     async stop() {
       if (stopped) return;
       stopped = true;
+      if (metrics) await new Promise<void>((r) => metrics!.server.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
       guests.detach(); // guests outlive the agent

@@ -16,7 +16,11 @@ const USAGE = `usage: vhostnet-agent [options]
   --file-prefix NAME  DPDK file prefix, one per agent (default vhostnet)
   --socket-dir DIR    a directory client ports' sockets may be in (repeatable)
   --socket-group GRP  group QEMU runs as: sockets and socket dirs get it (mode 0660/0770)
-  --eal-arg ARG       extra DPDK EAL argument (repeatable)`;
+  --eal-arg ARG       extra DPDK EAL argument (repeatable)
+  --metrics-listen ADDR  Prometheus metrics, tcp://host:port (default tcp://127.0.0.1:9477; 'off': none).
+                      No token there and nothing that changes state: keep it on loopback or a management network`;
+
+const DEFAULT_METRICS = 'tcp://127.0.0.1:9477';
 
 function gid(group: string | undefined): number | undefined {
   if (group === undefined) return undefined;
@@ -37,6 +41,7 @@ async function main(): Promise<void> {
       'socket-dir': { type: 'string', multiple: true },
       'socket-group': { type: 'string' },
       'eal-arg': { type: 'string', multiple: true },
+      'metrics-listen': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -57,9 +62,13 @@ async function main(): Promise<void> {
       allowedSocketDirs: values['socket-dir']?.map((d) => path.resolve(d)) ?? ['/tmp', '/run', '/var/run', '/var/lib/libvirt/qemu', '/var/lib/vhostnet'],
       socketGid: gid(values['socket-group']),
       ealArgs: values['eal-arg'],
+      metricsListen: values['metrics-listen'] ?? DEFAULT_METRICS,
+      // Several agents on one host (tests, namespaces) cannot all have the default port.
+      metricsOptional: values['metrics-listen'] === undefined,
     },
     loadNative(),
   );
+  if (agent.metricsEndpoint) process.stdout.write(`vhostnet-agent: metrics on ${agent.metricsEndpoint}\n`);
   process.stdout.write(`vhostnet-agent: listening on ${agent.endpoint}\n`);
   const stop = async (sig: string) => {
     process.stderr.write(`vhostnet-agent: ${sig}, stopping\n`);

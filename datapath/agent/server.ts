@@ -10,6 +10,7 @@ import type { ChangeOptions, Control } from './control';
 import type { Datapath } from './datapath';
 import type { Guests } from './guests';
 import type { Hugepages } from './hugepages';
+import type { ApiMetrics } from './metrics';
 
 export const MAX_BODY = 1 << 20;
 
@@ -21,11 +22,15 @@ export interface ListenOptions {
   tlsKey?: string;
   /** Group allowed on the unix socket (mode 0660); else 0600. */
   socketGid?: number;
+  /** Counts every answered request by route and status, with its latency. */
+  apiMetrics?: ApiMetrics;
 }
 
 type Handler = (req: { params: string[]; query: URLSearchParams; body: unknown }) => unknown;
 interface Route {
   method: string;
+  /** The route as written (`/v1/ports/:name`): the metrics' label, never the raw path. */
+  template: string;
   pattern: RegExp;
   handler: Handler;
 }
@@ -55,6 +60,7 @@ export interface Services {
 export function routes({ control, dp, guests, hugepages, info }: Services): Route[] {
   const r = (method: string, p: string, handler: Handler): Route => ({
     method,
+    template: `${API_PREFIX}${p}`,
     pattern: new RegExp(`^${API_PREFIX}${p.replace(/:[a-z]+/g, '([^/]+)')}$`),
     handler,
   });
@@ -155,6 +161,10 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
   const tcp = opts.listen.startsWith('tcp://');
   if (tcp && !opts.token) throw new Error('listening on TCP needs a token (--token-file): the API changes the host network');
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const started = process.hrtime.bigint();
+    let template = '(unmatched)';
+    if (opts.apiMetrics)
+      res.once('finish', () => opts.apiMetrics!.observe(req.method ?? 'GET', template, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     try {
       if (tcp && !authorized(req, opts.token!)) throw new ApiError('unauthorized', 'missing or wrong bearer token', [{ field: 'authorization', rule: 'must be "Bearer <the agent\'s token>"' }]);
       const url = new URL(req.url ?? '/', 'http://agent');
@@ -168,6 +178,7 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
         pathMatched = true;
         if (route.method !== method) continue;
         matched = route;
+        template = route.template;
         params = m.slice(1).map(nameParam);
         break;
       }

@@ -4,13 +4,18 @@
       "target_name": "vhostnet_datapath",
       "sources": [
         "src/addon.cpp",
+        "src/bindings/bridge.cpp",
+        "src/bindings/datapath.cpp",
+        "src/bindings/port.cpp",
         "src/bridge.cpp",
         "src/config.cpp",
         "src/control.cpp",
         "src/eal.cpp",
         "src/pmd.cpp",
-        "src/port.cpp",
-        "src/tunnel.cpp"
+        "src/ports/port.cpp",
+        "src/ports/tunnel.cpp",
+        "src/ports/vhost.cpp",
+        "src/util/args.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],

@@ -234,7 +234,7 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
   // the vhost thread allocate and memset num_queues x per-queue(queue_size) bytes of shared
   // memory with no bound: 65535 x 32768 is ~35 GB, enough to push this host into OOM, and the
   // vhost-events thread (every socket's control path) is stuck zeroing meanwhile; SIGTERM then
-  // hangs in rte_vhost_driver_unregister. Fix in the addon (port.cpp): in .new_connection,
+  // hangs in rte_vhost_driver_unregister. Fix in the addon (ports/vhost.cpp): in .new_connection,
   // rte_vhost_extern_callback_register(vid, ops) with a pre_msg_handle that answers
   // RTE_VHOST_MSG_RESULT_ERR to GET_INFLIGHT_FD/SET_INFLIGHT_FD (the datapath never negotiates
   // inflight tracking), and disable VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD on every socket.

@@ -14,28 +14,12 @@
 #include <rte_mempool.h>
 #include "bridge.h"
 #include "limits.h"
+#include "ports/port.h"
 #include "rcu.h"
 #include "stats.h"
-#include "tunnel.h"
+#include "vxlan.h"
 
 namespace vhn {
-
-struct Port {
-  uint16_t id = 0;
-  uint16_t bridge = 0;
-  bool client = false;
-  std::string path;
-  bool started = false;  // registered with librte_vhost and started
-  bool dying = false;    // destroyPort in progress: excluded from every PMD config
-  int vid = -1;          // attached vhost device, -1 if none
-  uint16_t nrVrings = 0;
-  uint16_t maxQueuePairsSeen = 0;                      // stats are kept per queue pair across reconnects
-  std::atomic<uint8_t> vringEnabled[kMaxVrings] = {};  // written by vring_state_changed without mu
-  uint8_t kicksOff[kMaxVrings] = {};                   // guest kicks already switched off on this vring
-  PortCounters ctr;
-  std::unique_ptr<Tunnel> tun;  // vxlan port: no vhost device; the underlay ethdev instead
-  bool connected() const { return vid >= 0 || (tun && !dying); }
-};
 
 // One polled guest TX vring. PMD-private: the caches are written by the PMD that owns it.
 struct alignas(64) RxQueue {
@@ -77,6 +61,20 @@ struct PmdConf {
   std::vector<std::pair<uint16_t, uint16_t>> rxList;  // (port, queue pair)
 };
 
+// One republish in progress (config.cpp): the next config of every PMD, which each port's
+// kind fills in through these (PortOps::publish).
+struct Publisher {
+  std::vector<PmdConf*>& next;
+  int nPmds;
+  int rr = 0;  // the rx queues of all ports go round-robin over the PMDs
+  // PMD pmd sends to port p through t, and floods to it.
+  void tx(int pmd, const Port& p, const TxTarget& t);
+  // Storage behind TxTarget::lanes, in PMD pmd's config.
+  std::vector<uint16_t>& lanes(int pmd, const Port& p);
+  // The next PMD in turn polls q (its kind's fields set); counted under queue pair qp.
+  void rx(const Port& p, RxQueue q, uint16_t qp);
+};
+
 struct alignas(64) Pmd {
   // written by the PMD, read by control
   uint64_t busyCycles = 0, idleCycles = 0, packets = 0;
@@ -112,8 +110,8 @@ struct Datapath {
   int nPorts = 0;
 
   uint32_t nowSec() const;
-  // Recomputes every PMD's config from ports/bridges, publishes it and waits until the old
-  // ones are unused. Caller holds mu.
+  // Recomputes every PMD's config from ports/bridges (each port through its kind's publish),
+  // publishes it and waits until the old ones are unused. Caller holds mu.
   void republish();
 
   // Deferred republish, for callbacks that must not wait: a worker thread does it.

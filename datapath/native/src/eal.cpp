@@ -8,7 +8,6 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
-#include <rte_vhost.h>
 #include "datapath.h"
 #include "errors.h"
 #include "pmd.h"
@@ -112,18 +111,17 @@ void datapathShutdown() {
   g.stopWorker();
   g.running.store(false);
   for (auto& p : g.pmds) rte_eal_wait_lcore(p->lcore);
-  std::vector<std::string> paths;
+  std::vector<Port*> open;
   {
     std::lock_guard<std::mutex> lk(g.mu);
     for (auto& p : g.ports)
       if (p && p->started) {
         p->dying = true;
-        if (p->tun) closeTunnel(*p->tun);  // the PMDs have stopped
-        else paths.push_back(p->path);
+        open.push_back(p.get());
       }
   }
-  // outside the lock: unregistering calls destroy_device on this thread
-  for (auto& path : paths) rte_vhost_driver_unregister(path.c_str());
+  // The PMDs have stopped. Outside the lock: unregistering a socket calls destroy_device here.
+  for (Port* p : open) p->ops->close(*p);
   {
     std::lock_guard<std::mutex> lk(g.mu);
     for (auto& p : g.ports)

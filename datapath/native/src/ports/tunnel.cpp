@@ -1,6 +1,6 @@
-// VXLAN tunnel ports, control side: the underlay ethdev (DPDK's af_packet PMD over a kernel
-// interface of the agent's network namespace), the outer header template, and the port record.
-// The PMDs poll the ethdev's rx queues like vrings and encapsulate / decapsulate (tunnel.h).
+// VXLAN tunnel ports: the underlay ethdev (DPDK's af_packet PMD over a kernel interface of the
+// agent's network namespace) and the outer header template. The PMDs poll the ethdev's rx queues
+// like vrings and encapsulate / decapsulate inline (vxlan.h).
 #include "tunnel.h"
 #include <atomic>
 #include <arpa/inet.h>
@@ -8,13 +8,19 @@
 #include <rte_bus_vdev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
-#include "datapath.h"
-#include "errors.h"
+#include "../datapath.h"
+#include "../errors.h"
+#include "../vxlan.h"
 
 namespace vhn {
 
 namespace {
 std::atomic<uint32_t> vdevSeq{0};
+
+struct TunnelPort : Port {
+  TunnelSpec spec;
+  Tunnel t;
+};
 
 std::string ifaceState(const std::string& iface) {
   unsigned idx = if_nametoindex(iface.c_str());
@@ -22,7 +28,7 @@ std::string ifaceState(const std::string& iface) {
 }
 }  // namespace
 
-void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
+static void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   std::string why = ifaceState(s.iface);
   if (!why.empty()) throw RangeErr("createTunnel: " + why);
   t.iface = s.iface;
@@ -55,11 +61,50 @@ void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   if ((r = rte_eth_dev_start(pid)) != 0) fail("rte_eth_dev_start", r);
 }
 
-void closeTunnel(Tunnel& t) {
+static void closeTunnel(Tunnel& t) {
   rte_eth_dev_stop(t.ethPort);
   rte_eth_dev_close(t.ethPort);
   rte_vdev_uninit(t.vdevName.c_str());
 }
+
+namespace {
+
+// Opens the underlay ethdev (vdev net_af_packetN, one queue pair per PMD) and starts it.
+void tunnelOpen(Port& base) {
+  auto& p = static_cast<TunnelPort&>(base);
+  openTunnel(p.t, p.spec, (uint16_t)std::max<size_t>(1, g.pmds.size()));
+  p.maxQueuePairsSeen = p.t.queues;
+}
+
+void tunnelClose(Port& p) { closeTunnel(static_cast<TunnelPort&>(p).t); }
+
+void tunnelInfo(const Port& base, PortInfoView& v) {
+  auto& p = static_cast<const TunnelPort&>(base);
+  v.connected = p.started && !p.dying;
+  v.queuePairs = p.t.queues;  // one underlay queue pair per PMD
+}
+
+// PMD i sends on the ethdev's tx queue i (af_packet queues are not thread-safe); the rx queues
+// are polled like guest TX vrings.
+void tunnelPublish(Port& base, Publisher& pub) {
+  auto& p = static_cast<TunnelPort&>(base);
+  if (!p.started) return;
+  for (int i = 0; i < pub.nPmds; i++) {
+    uint16_t tq = (uint16_t)(i % p.t.queues);
+    pub.tx(i, p, {-1, 0, 0, p.ctr.at(i, tq), p.ctr.at(i, 0), nullptr, &p.t, tq});
+  }
+  for (uint16_t tq = 0; tq < p.t.queues; tq++) {
+    RxQueue q{};
+    q.vid = -1;
+    q.tun = &p.t;
+    q.ethQueue = tq;
+    pub.rx(p, q, tq);
+  }
+}
+
+const PortOps kTunnelOps = {"vxlan", tunnelOpen, tunnelClose, tunnelInfo, tunnelPublish};
+
+}  // namespace
 
 int createTunnel(const TunnelSpec& s) {
   if (s.iface.empty() || s.iface.size() >= IFNAMSIZ)
@@ -67,7 +112,11 @@ int createTunnel(const TunnelSpec& s) {
   if (s.vni < 1 || s.vni > 0xffffff) throw RangeErr("createTunnel: spec.vni must be between 1 and 16777215");
   if (s.udpPort == 0) throw RangeErr("createTunnel: spec.udpPort must be between 1 and 65535");
   const std::string key = "vxlan:" + s.iface;  // one tunnel per underlay interface
-  auto t = std::make_unique<Tunnel>();
+  auto p = std::make_unique<TunnelPort>();
+  p->ops = &kTunnelOps;
+  p->key = key;
+  p->spec = s;
+  Tunnel* t = &p->t;
   t->localIp = s.localIp;
   t->remoteIp = s.remoteIp;
   t->vniWord = rte_cpu_to_be_32(s.vni << 8);
@@ -90,46 +139,8 @@ int createTunnel(const TunnelSpec& s) {
   vx[0] = 0x08;  // I flag: VNI valid
   memcpy(vx + 4, &t->vniWord, 4);
 
-  int id = -1;
-  {
-    std::lock_guard<std::mutex> lk(g.mu);
-    if (s.bridge < 0 || s.bridge >= kMaxBridges || !g.bridges[s.bridge])
-      throw RangeErr("createTunnel: spec.bridge: bridge " + std::to_string(s.bridge) + " does not exist");
-    auto it = g.portByPath.find(key);
-    if (it != g.portByPath.end())
-      throw RangeErr("createTunnel: spec.iface: " + s.iface + " is already the underlay of port " + std::to_string(it->second));
-    for (int i = 0; i < kMaxPorts; i++)
-      if (!g.ports[i]) {
-        id = i;
-        break;
-      }
-    if (id < 0) throw RangeErr("createTunnel: too many ports (at most " + std::to_string(kMaxPorts) + ")");
-    openTunnel(*t, s, (uint16_t)std::max<size_t>(1, g.pmds.size()));
-    auto p = std::make_unique<Port>();
-    p->id = (uint16_t)id;
-    p->bridge = (uint16_t)s.bridge;
-    p->path = key;
-    p->maxQueuePairsSeen = t->queues;
-    p->ctr.pmds = (int)g.pmds.size();
-    size_t bytes = sizeof(QueueCounters) * kMaxQueuePairs * (size_t)std::max(1, p->ctr.pmds);
-    p->ctr.rows = static_cast<QueueCounters*>(aligned_alloc(64, bytes));
-    if (!p->ctr.rows) {
-      closeTunnel(*t);
-      throw std::runtime_error("createTunnel: out of memory for counters");
-    }
-    memset(p->ctr.rows, 0, bytes);
-    p->tun = std::move(t);
-    p->started = true;
-    g.ports[id] = std::move(p);
-    {
-      std::lock_guard<std::mutex> pl(g.pathMu);
-      g.portByPath[key] = (uint16_t)id;
-    }
-    g.bridges[s.bridge]->ports.push_back((uint16_t)id);
-    g.nPorts++;
-    g.republish();
-  }
-  return id;
+  return addPort(std::move(p), s.bridge, "createTunnel",
+                 [&](uint16_t other) { return "spec.iface: " + s.iface + " is already the underlay of port " + std::to_string(other); });
 }
 
 }  // namespace vhn

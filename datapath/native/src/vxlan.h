@@ -1,5 +1,6 @@
-// VXLAN tunnel ports: an underlay kernel interface opened with DPDK's af_packet PMD, and the
-// per-packet encapsulation / decapsulation the PMDs run (inline: they are on the hot path).
+// VXLAN on the fast path: a tunnel's outer header template and the per-packet encapsulation /
+// decapsulation the PMDs run (inline: they are on the hot path). The tunnel port kind, which
+// opens the underlay and fills the template, is ports/tunnel.cpp.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -12,7 +13,7 @@ namespace vhn {
 
 constexpr uint32_t kVxlanOverhead = 14 + 20 + 8 + 8;  // outer Ethernet + IPv4 + UDP + VXLAN
 
-// Immutable while the port exists (PMDs read it without locks).
+// Written by the port's open, immutable once it is started (PMDs read it without locks).
 struct Tunnel {
   uint8_t outer[kVxlanOverhead];  // template: MACs, IPs, ports, VNI; lengths/csum/src port per packet
   uint32_t localIp, remoteIp;     // network order
@@ -22,21 +23,6 @@ struct Tunnel {
   uint16_t queues;                // ethdev queue pairs (one per PMD: tx queues are not shared)
   std::string vdevName, iface;
 };
-
-struct TunnelSpec {
-  int bridge;
-  std::string iface;
-  uint32_t localIp, remoteIp;  // network order
-  uint8_t localMac[6], remoteMac[6];
-  uint32_t vni;
-  uint16_t udpPort;  // host order
-};
-
-// Opens the underlay ethdev (vdev net_af_packetN, one queue pair per PMD) and starts it.
-// Throws RangeErr / runtime_error naming the field and the reason.
-void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues);
-void closeTunnel(Tunnel& t);
-int createTunnel(const TunnelSpec& s);
 
 // Flow entropy for the outer UDP source port (RFC 7348: 49152..65535): inner MACs, and the
 // IPv4 addresses and ports when there are some, so one flow keeps one underlay path.

@@ -1,0 +1,62 @@
+// Bindings of bridges: create, destroy, FDB aging and the FDB itself.
+#include <cstdio>
+#include "../control.h"
+#include "../limits.h"
+#include "../util/args.h"
+#include "bindings.h"
+
+namespace vhn {
+
+namespace {
+
+Napi::Value CreateBridge(const Napi::CallbackInfo& info) {
+  requireReady(info.Env(), "createBridge");
+  return Napi::Number::New(info.Env(), guarded(info.Env(), [] { return createBridge(); }));
+}
+
+Napi::Value DestroyBridge(const Napi::CallbackInfo& info) {
+  requireReady(info.Env(), "destroyBridge");
+  int b = idArg(info, 0, "destroyBridge: bridge", kMaxBridges);
+  guarded(info.Env(), [&] { destroyBridge(b); });
+  return info.Env().Undefined();
+}
+
+Napi::Value SetFdbAging(const Napi::CallbackInfo& info) {
+  requireReady(info.Env(), "setFdbAging");
+  int b = idArg(info, 0, "setFdbAging: bridge", kMaxBridges);
+  if (info.Length() < 2) typeErr(info.Env(), "setFdbAging: seconds is required (an integer)");
+  uint32_t s = (uint32_t)intIn(info.Env(), info[1], "setFdbAging: seconds", 1, 1000000);
+  guarded(info.Env(), [&] { setFdbAging(b, s); });
+  return info.Env().Undefined();
+}
+
+Napi::Value FdbEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireReady(env, "fdb");
+  int b = idArg(info, 0, "fdb: bridge", kMaxBridges);
+  auto entries = guarded(env, [&] { return fdbEntries(b); });
+  Napi::Array a = Napi::Array::New(env, entries.size());
+  for (size_t i = 0; i < entries.size(); i++) {
+    char mac[18];
+    uint64_t m = entries[i].mac;  // wire bytes, little-endian
+    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)(m & 0xff), (unsigned)(m >> 8 & 0xff), (unsigned)(m >> 16 & 0xff),
+             (unsigned)(m >> 24 & 0xff), (unsigned)(m >> 32 & 0xff), (unsigned)(m >> 40 & 0xff));
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("mac", mac);
+    e.Set("port", entries[i].port);
+    e.Set("ageSeconds", entries[i].age);
+    a.Set((uint32_t)i, e);
+  }
+  return a;
+}
+
+}  // namespace
+
+void defineBridges(Napi::Env env, Napi::Object exports) {
+  exports.Set("createBridge", Napi::Function::New(env, CreateBridge, "createBridge"));
+  exports.Set("destroyBridge", Napi::Function::New(env, DestroyBridge, "destroyBridge"));
+  exports.Set("setFdbAging", Napi::Function::New(env, SetFdbAging, "setFdbAging"));
+  exports.Set("fdb", Napi::Function::New(env, FdbEntries, "fdb"));
+}
+
+}  // namespace vhn

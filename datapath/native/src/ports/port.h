@@ -1,0 +1,70 @@
+// A port of a bridge, whatever its kind, and the table of operations each kind implements
+// (as Open vSwitch's netdev classes): ports/vhost.cpp (vhost-user sockets), ports/tunnel.cpp
+// (VXLAN over an af_packet underlay). One allocator (addPort) gives every kind its id, counters,
+// key and bridge membership; destroyPort and portInfo work on any kind through its table.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+#include "../stats.h"
+
+namespace vhn {
+
+struct PortStatsView {
+  uint64_t rxPackets = 0, rxBytes = 0, txPackets = 0, txBytes = 0, txDrops = 0;
+};
+
+struct PortInfoView {
+  bool connected = false, socketReady = false;
+  int vringsEnabled = 0, vringsTotal = 0, queuePairs = 0;
+  uint64_t offered = 0, negotiated = 0;
+  PortStatsView total;
+  std::vector<PortStatsView> queues;
+};
+
+struct PortOps;
+struct Publisher;
+
+// The part every kind shares; a kind derives its own record from it (VhostPort, TunnelPort),
+// which only its operations touch. Fields are guarded by Datapath::mu.
+struct Port {
+  virtual ~Port() = default;
+  const PortOps* ops = nullptr;
+  uint16_t id = 0;
+  uint16_t bridge = 0;
+  std::string key;                 // unique among ports: the socket path, "vxlan:IFACE" for a tunnel
+  bool started = false;            // open succeeded
+  bool dying = false;              // destroyPort in progress: excluded from every PMD config
+  uint16_t maxQueuePairsSeen = 0;  // stats are kept per queue pair across reconnects
+  PortCounters ctr;
+};
+
+// What a port kind does. Every call is made by control (Node's main thread).
+struct PortOps {
+  const char* kind;
+  // Acquires what the port runs on (a vhost-user socket, an underlay ethdev). Called without
+  // Datapath::mu (librte_vhost's callbacks take it): the port is already reserved (in
+  // Datapath::ports and portByPath, so the callbacks find it) but not started, and no config
+  // publishes it. On failure it releases what it took and throws, naming the field.
+  void (*open)(Port& p);
+  // Releases it; called without mu, once no PMD config refers to the port (it is dying and has
+  // been republished) or the PMDs have stopped, and only if open succeeded.
+  void (*close)(Port& p);
+  // Fills the kind's part of portInfo: connected, socketReady, vrings, queuePairs, features.
+  // Under mu.
+  void (*info)(const Port& p, PortInfoView& v);
+  // Adds the port's tx targets (one per PMD) and polled queues to the configs being built,
+  // if it is ready. Under mu; never called for a dying port.
+  void (*publish)(Port& p, Publisher& pub);
+};
+
+// Reserves an id for p on bridge (which must exist; p->key must be free: else the error is
+// fn + ": " + keyTaken(id of the port holding it)), opens it and publishes it. Returns the id;
+// on failure nothing of it remains.
+int addPort(std::unique_ptr<Port> p, int bridge, const char* fn, const std::function<std::string(uint16_t)>& keyTaken);
+void destroyPort(int port);
+PortInfoView portInfo(int port);
+
+}  // namespace vhn

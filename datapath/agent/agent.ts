@@ -11,6 +11,7 @@ import { Datapath } from './datapath';
 import { GuestSupervisor } from './guest';
 import { Guests } from './guests';
 import { Hugepages } from './hugepages';
+import { EventLog, EventWatcher } from './events';
 import { ApiMetrics, dpdkVersion, dpdkWorkerThreads, serveMetrics } from './metrics';
 import { createServer, listen, routes, type ListenOptions } from './server';
 import { Store } from './store';
@@ -112,8 +113,15 @@ async function serve(
   await guests.reconcile();
   const hugepages = new Hugepages(store);
   const info = () => ({ version: AGENT_VERSION, schemaVersion: store.schemaVersion, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
+  const events = new EventLog();
+  const watcher = new EventWatcher(events, {
+    ports: () => control.ports(true),
+    guests: () => guests.guests(),
+    restartRequired: () => control.settings().restartRequired,
+  });
+  watcher.start();
   const apiMetrics = new ApiMetrics();
-  const server = createServer(routes({ control, dp, guests, hugepages, info }), { ...cfg, listen: listenOn, apiMetrics });
+  const server = createServer(routes({ control, dp, guests, hugepages, info, events }), { ...cfg, listen: listenOn, apiMetrics });
   const endpoint = await listen(server, { ...cfg, listen: listenOn });
   let metrics: { server: http.Server; endpoint: string } | undefined;
   if (cfg.metricsListen && cfg.metricsListen !== 'off') {
@@ -145,6 +153,8 @@ async function serve(
     async stop() {
       if (stopped) return;
       stopped = true;
+      watcher.stop();
+      events.wakeAll(); // a long poll would hold server.close() for its whole wait
       if (metrics) await new Promise<void>((r) => metrics!.server.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();

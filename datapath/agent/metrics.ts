@@ -164,7 +164,7 @@ export interface MetricsSources {
 }
 
 /** Every state a guest can be in, so a state with no guest reads 0 rather than vanishing. */
-const GUEST_STATES = ['starting', 'running', 'stopped', 'crashed', 'failed', 'unknown'];
+const GUEST_STATES = ['starting', 'running', 'stopping', 'stopped', 'crashed', 'restarting', 'unknown'];
 
 const COUNTERS: [keyof CounterRow, string, string][] = [
   ['rxPackets', 'rx_packets', 'Packets received from the interface (from the guest, for a vhost-user port).'],

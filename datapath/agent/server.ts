@@ -5,11 +5,12 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { API_PREFIX, ApiError, HTTP_STATUS, Name, invalid } from '../api';
+import { API_PREFIX, ApiError, EVENTS_MAX_WAIT, HTTP_STATUS, Name, invalid } from '../api';
 import type { ChangeOptions, Control } from './control';
 import type { Datapath } from './datapath';
 import type { Guests } from './guests';
 import type { Hugepages } from './hugepages';
+import type { EventLog } from './events';
 import type { ApiMetrics } from './metrics';
 
 export const MAX_BODY = 1 << 20;
@@ -55,9 +56,22 @@ export interface Services {
   guests: Guests;
   hugepages: Hugepages;
   info: () => object;
+  events: EventLog;
 }
 
-export function routes({ control, dp, guests, hugepages, info }: Services): Route[] {
+/** ?since=ID&wait=SECONDS of GET /events, checked like every input. */
+function eventsQuery(q: URLSearchParams): { since: number; waitMs: number } {
+  const num = (k: string, max: number) => {
+    const v = q.get(k);
+    if (v === null) return 0;
+    if (!/^(0|[1-9][0-9]*)$/.test(v) || Number(v) > max)
+      throw new ApiError('invalid', `invalid query: ${k} must be a whole number from 0 to ${max}`, [{ field: k, rule: `must be a whole number from 0 to ${max}` }]);
+    return Number(v);
+  };
+  return { since: num('since', Number.MAX_SAFE_INTEGER), waitMs: num('wait', EVENTS_MAX_WAIT) * 1000 };
+}
+
+export function routes({ control, dp, guests, hugepages, info, events }: Services): Route[] {
   const r = (method: string, p: string, handler: Handler): Route => ({
     method,
     template: `${API_PREFIX}${p}`,
@@ -67,6 +81,10 @@ export function routes({ control, dp, guests, hugepages, info }: Services): Rout
   const bridgeOf = (name: string) => (control.bridge(name), name);
   return [
     r('GET', '/health', () => ({ ok: true, ...info() })),
+    r('GET', '/events', ({ query }) => {
+      const { since, waitMs } = eventsQuery(query);
+      return events.wait(since, waitMs);
+    }),
     r('GET', '/state', () => ({ ...control.state(), guests: guests.specs(), hugepages: hugepages.specs() })),
     r('GET', '/show', () => ({ ...info(), settings: control.settings(), bridges: control.bridges(), ports: control.ports(true), pmds: dp.pmdStats() })),
     r('GET', '/settings', () => control.settings()),

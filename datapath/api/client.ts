@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import type { BridgeInput, BridgeState, FdbRow } from './bridge';
 import type { PmdState } from './counters';
 import type { ApiErrorBody, FieldIssue } from './errors';
+import type { EventPage } from './events';
 import type { Stored } from './fields';
 import type { GuestVmInput, GuestVmSpec, GuestVmState } from './guest-vm';
 import type { HugepageInput, HugepageSpec, HugepageState } from './hugepages';
@@ -124,6 +125,11 @@ export class AgentClient {
   }
   pmd(): Promise<PmdState[]> {
     return this.get<PmdState[]>('/pmd');
+  }
+
+  /** Events after `since`; with waitSec, waits that long for the first one (a long poll). */
+  events(since = 0, waitSec = 0): Promise<EventPage> {
+    return this.request<EventPage>('GET', `/events?since=${since}&wait=${waitSec}`, undefined, (waitSec + 30) * 1000);
   }
   fdb(bridge: string): Promise<FdbRow[]> {
     return this.get<FdbRow[]>(`/bridges/${encodeURIComponent(bridge)}/fdb`);

@@ -10,6 +10,7 @@ export * from './port';
 export * from './settings';
 export * from './errors';
 export * from './plan';
+export * from './events';
 
 export const API_PREFIX = '/v1';
 export const DEFAULT_SOCKET = '/run/vhostnet/agent.sock';

@@ -2,13 +2,14 @@
 // vhostctl: the agent's command line, in the spirit of ovs-vsctl / ovs-appctl.
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AgentClient, AgentError, ApiError, BridgeSpec, DEFAULT_SOCKET, PortSpec, SettingsSpec, parse, type ChangeResult, type PortState } from '../api';
+import { AgentClient, AgentError, ApiError, BridgeSpec, DEFAULT_SOCKET, PortSpec, SettingsSpec, parse, type ChangeResult, type PortState, type VhostnetEvent } from '../api';
 
 const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   show                              bridges, ports, link state and counters
   port stats [PORT]                 per-port and per-queue counters
   fdb show BRIDGE                   learned MAC addresses
   pmd stats                         PMD threads: busy/idle cycles, packets, queues
+  events [--since ID] [--follow]    link changes, tunnels, guests, settings, each with its reason
   add-br BRIDGE [--mac-aging S]
   del-br BRIDGE
   add-port BRIDGE PORT [--type dpdkvhostuserclient|dpdkvhostuser] [--vhost-server-path P] [--queues N] [--mac M]
@@ -54,6 +55,16 @@ function showPort(p: PortState, indent: string): string[] {
   return lines;
 }
 
+function describeEvent(e: VhostnetEvent): string {
+  const what =
+    e.type === 'guest'
+      ? `guest ${e.guest} ${e.from} -> ${e.state}`
+      : e.type === 'settings'
+        ? `settings wait for a restart: ${e.restartRequired.join(', ')}`
+        : `${e.type === 'tunnel' ? 'tunnel' : 'port'} ${e.bridge ? `${e.bridge}/` : ''}${e.port} ${e.from ? `${e.from} -> ` : ''}${e.link}`;
+  return `${e.time} #${e.id} ${what}: ${e.reason}`;
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -68,6 +79,8 @@ async function run(argv: string[]): Promise<number> {
       queues: { type: 'string' },
       mac: { type: 'string' },
       'mac-aging': { type: 'string' },
+      since: { type: 'string' },
+      follow: { type: 'boolean', short: 'f' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -113,6 +126,19 @@ async function run(argv: string[]): Promise<number> {
         return lines;
       });
       return 0;
+    }
+    case 'events': {
+      const since = int('since', v.since);
+      if (since !== undefined && (typeof since !== 'number' || since < 0))
+        throw new ApiError('invalid', '--since must be an event id (a whole number)', [{ field: 'since', rule: 'must be a whole number ≥ 0' }]);
+      let next = since ?? 0;
+      for (;;) {
+        const page = await client.events(next, v.follow ? 25 : 0);
+        if (next && page.oldest > next + 1) console.error(`vhostctl: events ${next + 1}..${page.oldest - 1} are no longer kept`);
+        for (const e of page.events) console.log(json ? JSON.stringify(e) : describeEvent(e));
+        next = page.next;
+        if (!v.follow) return 0;
+      }
     }
     case 'port': {
       if (rest[0] !== 'stats') throw new ApiError('invalid', `unknown command: port ${rest[0] ?? ''}`);

@@ -1,0 +1,162 @@
+// Events: every link change with its reason, tunnels up and down, guests crashing and being
+// restarted, settings that wait for a restart. Each is one structured JSON line on stderr (for
+// journald and log shippers), and kept in a bounded ring that GET /v1/events?since=ID serves,
+// with a long poll (wait=SECONDS) behind `vhostctl events --follow`.
+//
+// Found by watching what the agent already reports rather than by hooks in each path: a port's
+// link can drop from the guest's side (QEMU exits, the vrings are disabled) with no API call,
+// and the same comparison serves every port class and both guest backends.
+import type { NewEvent, VhostnetEvent } from '../api';
+
+export const EVENT_RING = 10000;
+
+export class EventLog {
+  private readonly ring: VhostnetEvent[] = [];
+  private nextId = 1;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly write: (line: string) => void = (l) => process.stderr.write(l)) {}
+
+  emit(e: NewEvent): VhostnetEvent {
+    const ev = { id: this.nextId++, time: new Date().toISOString(), ...e } as VhostnetEvent;
+    this.ring.push(ev);
+    if (this.ring.length > EVENT_RING) this.ring.shift();
+    this.write(`${JSON.stringify({ event: ev })}\n`);
+    this.wakeAll();
+    return ev;
+  }
+
+  /** Answers every waiting long poll now (the agent is stopping). */
+  wakeAll(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const wake of w) wake();
+  }
+
+  /** Events after `since` (an id; 0 for all kept). `next` is the id to pass next time. */
+  since(since: number): { events: VhostnetEvent[]; next: number; oldest: number } {
+    const events = this.ring.filter((e) => e.id > since);
+    return { events, next: this.nextId - 1, oldest: this.ring[0]?.id ?? this.nextId };
+  }
+
+  /** As since(), but waits up to waitMs for the first new event when there is none yet. */
+  async wait(since: number, waitMs: number): Promise<{ events: VhostnetEvent[]; next: number; oldest: number }> {
+    const now = this.since(since);
+    if (now.events.length || waitMs <= 0) return now;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve();
+      }, waitMs);
+      const wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      this.waiters.push(wake);
+    });
+    return this.since(since);
+  }
+}
+
+interface PortLink {
+  name: string;
+  bridge: string;
+  type: string;
+  status?: { link: string; reason?: string };
+}
+interface GuestLife {
+  name: string;
+  status?: { state: string; restarts?: number; exitReason?: string };
+}
+
+export interface WatchSources {
+  ports(): PortLink[];
+  guests(): Promise<GuestLife[]>;
+  /** Settings stored but not yet running (they wait for the agent's next start). */
+  restartRequired(): string[];
+}
+
+/**
+ * Compares what the agent reports with what it reported last time and turns each difference
+ * into an event. The first look only records: what was already so at start is no change.
+ */
+export class EventWatcher {
+  private links = new Map<string, { link: string; reason?: string }>();
+  private guests = new Map<string, { state: string; restarts: number }>();
+  private pending: string[] = [];
+  private primed = false;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly src: WatchSources,
+  ) {}
+
+  start(everyMs = 1000): void {
+    const tick = () => {
+      if (this.running) return;
+      this.running = true;
+      this.check()
+        .catch((e) => process.stderr.write(`vhostnet-agent: event watcher: ${(e as Error).message}\n`))
+        .finally(() => (this.running = false));
+    };
+    tick();
+    this.timer = setInterval(tick, everyMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async check(): Promise<void> {
+    const emit = this.primed;
+    const seen = new Set<string>();
+    for (const p of this.src.ports()) {
+      seen.add(p.name);
+      const now = { link: p.status?.link ?? 'down', reason: p.status?.reason };
+      const was = this.links.get(p.name);
+      this.links.set(p.name, now);
+      const tunnel = p.type === 'vxlan';
+      if (!was) {
+        if (emit) this.log.emit({ type: tunnel ? 'tunnel' : 'link', port: p.name, bridge: p.bridge, portType: p.type, link: now.link, reason: now.reason ?? 'port created' });
+      } else if (was.link !== now.link || (now.link === 'down' && was.reason !== now.reason)) {
+        if (emit)
+          this.log.emit({
+            type: tunnel ? 'tunnel' : 'link',
+            port: p.name,
+            bridge: p.bridge,
+            portType: p.type,
+            link: now.link,
+            from: was.link,
+            reason: now.reason ?? (now.link === 'up' ? 'forwarding' : 'down'),
+          });
+      }
+    }
+    for (const [name, was] of this.links)
+      if (!seen.has(name)) {
+        this.links.delete(name);
+        if (emit && was.link === 'up') this.log.emit({ type: 'link', port: name, link: 'down', from: 'up', reason: 'port deleted' });
+      }
+
+    for (const g of await this.src.guests()) {
+      const now = { state: g.status?.state ?? 'unknown', restarts: g.status?.restarts ?? 0 };
+      const was = this.guests.get(g.name);
+      this.guests.set(g.name, now);
+      if (!emit || !was) continue;
+      // A quick restart may go crashed -> restarting -> running between two looks: the count says so.
+      if (now.restarts > was.restarts)
+        this.log.emit({ type: 'guest', guest: g.name, state: now.state, from: was.state, restarts: now.restarts, reason: `restarted by the agent (restart ${now.restarts})${g.status?.exitReason ? `: ${g.status.exitReason}` : ''}` });
+      else if (now.state !== was.state)
+        this.log.emit({ type: 'guest', guest: g.name, state: now.state, from: was.state, restarts: now.restarts, reason: g.status?.exitReason ?? `state ${was.state} -> ${now.state}` });
+    }
+
+    const pending = this.src.restartRequired();
+    const added = pending.filter((f) => !this.pending.includes(f));
+    if (emit && added.length)
+      this.log.emit({ type: 'settings', restartRequired: pending, reason: `${added.join(', ')} stored; takes effect at the agent's next start` });
+    this.pending = pending;
+    this.primed = true;
+  }
+}

@@ -55,8 +55,10 @@ is_cached() {
 }
 
 # Content hash (paths relative, so another checkout of the same sources hits the same cache).
+# Only the engine's own module: modules of their own below it (yaml/, gen-sdk/) have their own
+# keys, and must not make every checkout that lacks or changes them rebuild the engine.
 build_key() {
-  { (cd "$build_dir" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 \
+  { (cd "$build_dir" && find . \( -path ./yaml -o -path ./gen-sdk \) -prune -o -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 \
        | LC_ALL=C sort -z | xargs -0 sha256sum)
     sha256sum < "$launcher_src"
   } | sha256sum | cut -d' ' -f1

@@ -53,7 +53,9 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
   it('SIGKILL of the agent while they ping, then a restart: pings resume and the guests were not rebooted', async () => {
     const before = await agent.client.get<GuestState[]>('/guests');
     const pids = before.map((g) => g.status!.pid);
+    // Each guest's own count before the kill: "resumed" is 3 more replies than that guest had.
     const r0 = await replies('vm0', 2);
+    const r1 = await replies('vm1', 1);
     await agent.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000));
     await agent.launch();
@@ -61,7 +63,7 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     assert.deepEqual(after.map((g) => g.status!.pid), pids, 'the same QEMU processes');
     assert.ok(after.every((g) => g.status!.adopted), 'found again, not started twice');
     await waitReplies('vm0', 2, r0 + 3, 60000);
-    await waitReplies('vm1', 1, r0 + 3, 60000);
+    await waitReplies('vm1', 1, r1 + 3, 60000);
     const log = readConsole(await consoleOf('vm0'));
     assert.equal((log.match(/VHOSTNET-READY/g) ?? []).length, 1, 'booted once');
     const beats = [...log.matchAll(/VHOSTNET-HEARTBEAT (\d+)/g)].map((m) => Number(m[1]));
@@ -110,9 +112,20 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
       [{ port: 'vm0p', queues: 2 }, 'nics.0.queues'],
       [{ port: 'nope' }, 'nics.0.port'],
     ] as const;
+    const state = JSON.stringify(await agent.client.get('/state'));
     for (const [nic, field] of bad)
-      await assert.rejects(agent.client.put('/guests/bad', { ...guestBody(9, 1, []), nics: [nic] }), (e: AgentError) => e.issues.some((i) => i.field === field));
-    await agent.client.put('/guests/first', { ...guestBody(7, 8, ['vm0p']) }, '?dryRun=true');
+      await assert.rejects(agent.client.put('/guests/bad', { ...guestBody(9, 1, []), nics: [nic] }), (e: AgentError) => {
+        assert.equal(e.status, 400, `${JSON.stringify(nic)}: ${e.message}`);
+        assert.ok(e.issues.some((i) => i.field === field), `${JSON.stringify(nic)}: expected ${field} among ${JSON.stringify(e.issues)}`);
+        return true;
+      });
+    // The NIC that does pair is accepted: the dry run plans the guest on vm0p's socket and starts nothing.
+    const ok = await agent.client.put<{ dryRun: boolean; changes: { op: string }[]; object: GuestState }>('/guests/first', { ...guestBody(7, 8, ['vm0p']) }, '?dryRun=true');
+    assert.equal(ok.dryRun, true);
+    assert.deepEqual(ok.changes.map((c) => c.op), ['create']);
+    assert.ok(ok.object.qemuCommand.some((a) => /^socket,id=char-vm0p,path=.*vm0p\.sock,server=on$/.test(a)), ok.object.qemuCommand.join(' '));
+    assert.equal(JSON.stringify(await agent.client.get('/state')), state, 'nothing changed');
+    assert.ok(!fs.existsSync(path.join(agent.dir, 'state', 'guests', 'first')), 'no QEMU was started');
   });
 
   it('two guests over deprecated server ports ping each other', async () => {

@@ -1,27 +1,57 @@
-// Builds the dynamic ResourceProvider of a kind. The engine serializes it into the stack's
-// state and runs it in its own host process, where neither ts-node nor this program's
-// modules are loaded: so it captures only two strings (the kind and the absolute path of the
-// compiled implementation) and requires the implementation when called.
+// Builds the dynamic ResourceProvider of a kind. The engine serializes it into the stack's state
+// as program text and later runs that text in its own dynamic-provider host, on whatever machine
+// and in whatever directory the next `pulumi refresh/up/destroy` runs. So the text captures no
+// path: only the kind, the package name and the version that wrote the state. At run time it
+// resolves `vhostnet/operations` from the program's own dependencies (the host's working
+// directory is the program's), and that module refuses, naming both versions, state written by
+// a newer vhostnet than the one installed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as dynamic from '@pulumi/pulumi/dynamic';
 import type { Kind } from './impl';
+import type { RemoteKind } from './remote-impl';
 
-export function implPath(): string {
-  // Compiled (dist/provider/load.js): beside us. From TypeScript source (provider/load.ts): the build.
-  for (const p of [path.join(__dirname, 'impl.js'), path.resolve(__dirname, '..', 'dist', 'provider', 'impl.js')])
-    if (fs.existsSync(p)) return p;
-  throw new Error('vhostnet: the provider is not built: run `npm run build`');
+export const PACKAGE_NAME = 'vhostnet';
+
+let version: string | undefined;
+
+/** This package's version, from its package.json (found above this file, compiled or not). */
+export function packageVersion(): string {
+  if (version) return version;
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === PACKAGE_NAME && pkg.version) return (version = pkg.version);
+    }
+    if (path.dirname(dir) === dir) throw new Error(`vhostnet: no package.json named ${PACKAGE_NAME} above ${__dirname}`);
+  }
 }
 
-export function makeProvider(kind: Kind): dynamic.ResourceProvider {
-  const impl = implPath();
+export function makeProvider(kind: Kind | RemoteKind): dynamic.ResourceProvider {
+  const wrote = packageVersion();
+  // Serialized by value: only `kind` and `wrote` (strings) are captured. The requires are the
+  // dynamic-provider host's; createRequire from its working directory finds the program's
+  // node_modules/vhostnet, or, for a program inside this repository, the package itself.
+  const ops = (): dynamic.ResourceProvider => {
+    const from = `${process.cwd()}/`;
+    let mod: { providerOperations(kind: string, stateVersion: string): dynamic.ResourceProvider };
+    try {
+      mod = require('node:module').createRequire(from)('vhostnet/operations');
+    } catch (e) {
+      throw new Error(
+        `vhostnet: this resource's state was written by vhostnet ${wrote}, and the program in ${process.cwd()} cannot load vhostnet/operations ` +
+          `(${(e as Error).message.split('\n')[0]}): add vhostnet@^${wrote} to its dependencies and run npm install`,
+      );
+    }
+    return mod.providerOperations(kind, wrote);
+  };
   return {
-    check: async (_olds, news) => require(impl).check(kind, news),
-    diff: async (_id, olds, news) => require(impl).diff(kind, olds, news),
-    create: async (news) => require(impl).create(kind, news),
-    read: async (id, props) => require(impl).read(kind, id, props),
-    update: async (_id, olds, news) => require(impl).update(kind, olds, news),
-    delete: async (_id, props) => require(impl).remove(kind, props),
+    check: async (olds, news) => ops().check!(olds, news),
+    diff: async (id, olds, news) => ops().diff!(id, olds, news),
+    create: async (news) => ops().create(news),
+    read: async (id, props) => ops().read!(id, props),
+    update: async (id, olds, news) => ops().update!(id, olds, news),
+    delete: async (id, props) => ops().delete!(id, props),
   };
 }

@@ -1,9 +1,8 @@
 // A command run on a host over SSH at create, update and delete, as @pulumi/command's
 // remote.Command (whose plugin cannot be fetched here): the system's OpenSSH client does the work.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import type * as dynamic from '@pulumi/pulumi/dynamic';
+import { makeProvider } from './load';
 import type { RemoteKind } from './remote-impl';
 
 /** How to reach the host. The private key is stored only as a secret. */
@@ -40,22 +39,9 @@ export interface RemoteCommandArgs {
 /** Inputs and outputs that are secrets in the state: the key, and the environment (it may hold tokens). */
 export const REMOTE_SECRETS = ['privateKey', 'environment'];
 
-/**
- * The serialized provider of a remote kind captures only the kind and the absolute path of the
- * compiled implementation, as ./load.ts does for the agent's resources.
- */
+/** The serialized provider of a remote kind: portable, as ./load.ts makes every kind's. */
 export function remoteProvider(kind: RemoteKind): dynamic.ResourceProvider {
-  let impl = '';
-  for (const p of [path.join(__dirname, 'remote-impl.js'), path.resolve(__dirname, '..', 'dist', 'provider', 'remote-impl.js')])
-    if (!impl && fs.existsSync(p)) impl = p;
-  if (!impl) throw new Error('vhostnet: the provider is not built: run `npm run build`');
-  return {
-    check: async (_olds, news) => require(impl).check(kind, news),
-    diff: async (_id, olds, news) => require(impl).diff(kind, olds, news),
-    create: async (news) => require(impl).create(kind, news),
-    update: async (_id, olds, news) => require(impl).update(kind, olds, news),
-    delete: async (_id, props) => require(impl).remove(kind, props),
-  };
+  return makeProvider(kind);
 }
 
 /** The connection as resource inputs: the key apart, so it alone is a secret. */

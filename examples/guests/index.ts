@@ -2,7 +2,7 @@
 // guests on them. `pulumi preview` checks both ends of every socket and that the guests fit
 // the hugepages before anything on the host changes.
 import * as pulumi from '@pulumi/pulumi';
-import { Bridge, GuestVM, HugepageConfig, VhostUserClientPort } from '../../provider';
+import { Bridge, GuestVM, HugepageConfig, VhostUserClientPort } from 'vhostnet';
 
 const cfg = new pulumi.Config();
 const kernel = cfg.require('kernel');

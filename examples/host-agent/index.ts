@@ -12,8 +12,8 @@
 //   socketDir                      where QEMU's socket for the port will be (default /tmp/vhostnet)
 //   agentArgs                      extra agent arguments (list)
 import * as pulumi from '@pulumi/pulumi';
-import { HostAgent } from '../../components';
-import { Bridge, VhostUserClientPort } from '../../provider';
+import { HostAgent } from 'vhostnet/components';
+import { Bridge, VhostUserClientPort } from 'vhostnet';
 
 const cfg = new pulumi.Config();
 const socketDir = cfg.get('socketDir') ?? '/tmp/vhostnet';

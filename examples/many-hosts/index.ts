@@ -9,7 +9,7 @@
 //   queues:          queue pairs of every port (default 1)
 //   macAgingSeconds: bridge MAC aging on every host (default 300)
 import * as pulumi from '@pulumi/pulumi';
-import { Bridge, VhostUserClientPort } from '../../provider';
+import { Bridge, VhostUserClientPort } from 'vhostnet';
 
 interface Host {
   name: string;

@@ -2,7 +2,7 @@
 // (QEMU queues=N, mq=on, vectors=2N+2); the port only says how many it expects, and the
 // datapath spreads them over its PMD threads (the guide asks for at least 2 PMD cores).
 import * as pulumi from '@pulumi/pulumi';
-import { Bridge, VhostUserClientPort } from '../../provider';
+import { Bridge, VhostUserClientPort } from 'vhostnet';
 
 const cfg = new pulumi.Config();
 const socketDir = cfg.get('socketDir') ?? '/tmp';

@@ -1,7 +1,7 @@
 // Bridge br0, one vhost-user client port per guest and two QEMU guests pinging each other,
 // declared as one VhostNetwork. Config: kernel, initrd (the guest image), socketDir, hugepages.
 import * as pulumi from '@pulumi/pulumi';
-import { VhostNetwork } from '../../components';
+import { VhostNetwork } from 'vhostnet/components';
 
 const cfg = new pulumi.Config();
 const guest = (ip: number, peer: number) => ({

@@ -4,7 +4,7 @@
 //       options:vhost-server-path=/tmp/dpdkvhostclient0
 //   (and dpdkvhostclient1 likewise)
 import * as pulumi from '@pulumi/pulumi';
-import { Bridge, VhostUserClientPort } from '../../provider';
+import { Bridge, VhostUserClientPort } from 'vhostnet';
 
 const cfg = new pulumi.Config();
 const socketDir = cfg.get('socketDir') ?? '/tmp';

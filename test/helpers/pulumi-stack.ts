@@ -78,3 +78,39 @@ export async function setConfig(stack: Stack, config: Record<string, unknown>): 
 
 export const E2E_PROGRAM = path.join(ROOT, 'test', 'e2e', 'program');
 export const EXAMPLES = path.join(ROOT, 'examples');
+
+/**
+ * A stack of a user's own project directory (its Pulumi.yaml, package.json and node_modules),
+ * as `pulumi` run in that directory sees it. The backend and PULUMI_HOME live in `stateDir`,
+ * apart from the project, so the project can move and the stack be selected again from there.
+ */
+export async function projectStack(projectDir: string, stackName: string, stateDir: string, extraEnv: Record<string, string> = {}): Promise<{ stack: Stack; env: Record<string, string> }> {
+  const backend = path.join(stateDir, 'backend');
+  fs.mkdirSync(backend, { recursive: true });
+  const env: Record<string, string> = {
+    PULUMI_BACKEND_URL: `file://${backend}`,
+    PULUMI_CONFIG_PASSPHRASE: 'vhostnet-e2e',
+    PULUMI_SKIP_UPDATE_CHECK: 'true',
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+    PULUMI_HOME: path.join(stateDir, 'home'),
+    PATH: `${path.join(pulumiDir(), 'bin')}:${path.dirname(process.execPath)}:${process.env.PATH}`,
+    ...extraEnv,
+  };
+  const pulumiCommand = await PulumiCommand.get({ root: pulumiDir(), skipVersionCheck: true });
+  const stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: projectDir }, { workDir: projectDir, pulumiCommand, envVars: env });
+  return { stack, env };
+}
+
+/** The text of every stack file in a `projectStack` state directory's backend. */
+export function backendStateText(stateDir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.includes(`${path.sep}stacks${path.sep}`) && p.endsWith('.json')) out.push(fs.readFileSync(p, 'utf8'));
+    }
+  };
+  walk(path.join(stateDir, 'backend'));
+  return out.join('\n');
+}

@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
+import { checkInPreview } from './preview-check';
 
 export interface BridgeArgs extends ConnectionArgs {
   /** Bridge name on the host (ovs-vsctl add-br); defaults to the resource name. Replaces. */
@@ -16,13 +17,8 @@ export class Bridge extends pulumi.dynamic.Resource {
   declare readonly version: pulumi.Output<number>;
 
   constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
-    super(
-      makeProvider('bridge'),
-      name,
-      { ...connectionInputs(args), name: args.name ?? name, macAgingSeconds: args.macAgingSeconds, version: undefined },
-      withSecrets(opts),
-      'vhostnet',
-      'Bridge',
-    );
+    const props = { ...connectionInputs(args), name: args.name ?? name, macAgingSeconds: args.macAgingSeconds, version: undefined };
+    super(makeProvider('bridge'), name, props, withSecrets(opts), 'vhostnet', 'Bridge');
+    checkInPreview(this, 'bridge', props);
   }
 }

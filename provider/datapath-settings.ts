@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
-import { implPath, makeProvider } from './load';
+import { makeProvider } from './load';
+import { checkInPreview } from './preview-check';
 
 export interface DatapathSettingsArgs extends ConnectionArgs {
   /** Server ports' socket directory below the run dir (vhost-sock-dir); default ".". In place; re-creates server sockets. */
@@ -26,15 +27,7 @@ export class DatapathSettings extends pulumi.dynamic.Resource {
     const { connection: _c, adopt: _a, ...settings } = args;
     const inputs = { ...connectionInputs(args), ...settings };
     super(makeProvider('settings'), name, { ...inputs, restartRequired: undefined, version: undefined, foundSettings: undefined }, withSecrets(opts), 'vhostnet', 'DatapathSettings');
-    // The preview says when a change waits for an agent restart: ask the agent's dry run.
-    if (pulumi.runtime.isDryRun())
-      pulumi.all(inputs as Record<string, pulumi.Input<unknown>>).apply(async (props) => {
-        try {
-          const fields: string[] = await require(implPath()).dryRunSettings(props);
-          if (fields.length) pulumi.log.warn(`this change takes effect at the agent's next start (restart required: ${fields.join(', ')})`, this);
-        } catch (e) {
-          pulumi.log.debug(`vhostnet: no dry run of the settings: ${(e as Error).message}`, this);
-        }
-      });
+    // The preview says when a change waits for an agent restart: the agent's dry run tells.
+    checkInPreview(this, 'settings', inputs);
   }
 }

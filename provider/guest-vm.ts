@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
+import { checkInPreview } from './preview-check';
 import { VhostUserClientPort } from './vhost-user-client-port';
 import { VhostUserPort } from './vhost-user-port';
 
@@ -67,13 +68,15 @@ export class GuestVM extends pulumi.dynamic.Resource {
   constructor(name: string, args: GuestVMArgs, opts?: pulumi.CustomResourceOptions) {
     const { connection: _c, adopt: _a, nics, name: guestName, ...guest } = args;
     const ports = (nics ?? []).map((n) => n.port).filter((p): p is VhostUserClientPort | VhostUserPort => p instanceof pulumi.Resource);
+    const props = { ...connectionInputs(args), ...guest, name: guestName ?? name, nics: (nics ?? []).map(nicInputs), qemuCommand: undefined, libvirtXml: undefined, notes: undefined, state: undefined, pid: undefined, version: undefined };
     super(
       makeProvider('guest'),
       name,
-      { ...connectionInputs(args), ...guest, name: guestName ?? name, nics: (nics ?? []).map(nicInputs), qemuCommand: undefined, libvirtXml: undefined, notes: undefined, state: undefined, pid: undefined, version: undefined },
+      props,
       withSecrets({ ...opts, dependsOn: [...(Array.isArray(opts?.dependsOn) ? opts!.dependsOn : opts?.dependsOn ? [opts.dependsOn] : []), ...ports] as pulumi.Input<pulumi.Resource>[] }),
       'vhostnet',
       'GuestVM',
     );
+    checkInPreview(this, 'guest', props);
   }
 }

@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
+import { checkInPreview } from './preview-check';
 
 export interface HugepageConfigArgs extends ConnectionArgs {
   name?: pulumi.Input<string>;
@@ -23,6 +24,8 @@ export class HugepageConfig extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: HugepageConfigArgs, opts?: pulumi.CustomResourceOptions) {
     const { connection: _c, adopt: _a, name: n, ...rest } = args;
-    super(makeProvider('hugepages'), name, { ...connectionInputs(args), ...rest, name: n ?? name, found: undefined, total: undefined, free: undefined, version: undefined }, withSecrets(opts), 'vhostnet', 'HugepageConfig');
+    const props = { ...connectionInputs(args), ...rest, name: n ?? name, found: undefined, total: undefined, free: undefined, version: undefined };
+    super(makeProvider('hugepages'), name, props, withSecrets(opts), 'vhostnet', 'HugepageConfig');
+    checkInPreview(this, 'hugepages', props);
   }
 }

@@ -291,8 +291,18 @@ export async function remove(kind: Kind, props: Props): Promise<void> {
   }
 }
 
-/** A dry run on the agent, for the preview's "restart required" warning. Changes nothing. */
-export async function dryRunSettings(props: Props): Promise<string[]> {
-  const r = await client(props).put<ChangeResult<unknown>>('/settings', OPS.settings.spec(props), queryString({ dryRun: true }));
-  return r.changes.flatMap((ch) => ch.restartRequired ?? []);
+/** The endpoint a resource talks to, as its operations resolve it. */
+export const endpointOf = (p: Props): string => client(p).conn.endpoint;
+
+/** A preview asks every resource's agent at once; one that does not answer soon is reported, not waited for. */
+export const PREVIEW_TIMEOUT_MS = 10000;
+
+/**
+ * The agent's dry run of the change this resource's operations would send (as create or update
+ * would, owner included), for the preview. Changes nothing; throws the AgentError as it came.
+ */
+export async function dryRun(kind: Kind, props: Props): Promise<ChangeResult<unknown>> {
+  const ops = OPS[kind];
+  const body = { ...ops.spec(props), ...(ops.singleton ? {} : { owner: props.owner }) };
+  return client(props).request<ChangeResult<unknown>>('PUT', ops.path(props) + queryString({ dryRun: true, adopt: !!props.adopt }), body, PREVIEW_TIMEOUT_MS);
 }

@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
+import { checkInPreview } from './preview-check';
 import { PORT_OUTPUTS, type PortOutputs } from './port-outputs';
 
 export interface VhostUserClientPortArgs extends ConnectionArgs {
@@ -32,14 +33,9 @@ export class VhostUserClientPort extends pulumi.dynamic.Resource implements Port
   readonly declared: Pick<VhostUserClientPortArgs, 'vhostServerPath' | 'queues'>;
 
   constructor(name: string, args: VhostUserClientPortArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      makeProvider('clientPort'),
-      name,
-      { ...connectionInputs(args), name: args.name ?? name, bridge: args.bridge, vhostServerPath: args.vhostServerPath, queues: args.queues, mac: args.mac, ...PORT_OUTPUTS },
-      withSecrets(opts),
-      'vhostnet',
-      'VhostUserClientPort',
-    );
+    const props = { ...connectionInputs(args), name: args.name ?? name, bridge: args.bridge, vhostServerPath: args.vhostServerPath, queues: args.queues, mac: args.mac, ...PORT_OUTPUTS };
+    super(makeProvider('clientPort'), name, props, withSecrets(opts), 'vhostnet', 'VhostUserClientPort');
+    checkInPreview(this, 'clientPort', props);
     this.declared = { vhostServerPath: args.vhostServerPath, queues: args.queues };
   }
 }

@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { SERVER_PORT_DEPRECATION } from '../datapath/api/vhost-user';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
+import { checkInPreview } from './preview-check';
 import { PORT_OUTPUTS, type PortOutputs } from './port-outputs';
 
 export interface VhostUserPortArgs extends ConnectionArgs {
@@ -31,14 +32,9 @@ export class VhostUserPort extends pulumi.dynamic.Resource implements PortOutput
   readonly declared: Pick<VhostUserPortArgs, 'queues'>;
 
   constructor(name: string, args: VhostUserPortArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      makeProvider('serverPort'),
-      name,
-      { ...connectionInputs(args), name: args.name ?? name, bridge: args.bridge, queues: args.queues, mac: args.mac, ...PORT_OUTPUTS },
-      withSecrets(opts),
-      'vhostnet',
-      'VhostUserPort',
-    );
+    const props = { ...connectionInputs(args), name: args.name ?? name, bridge: args.bridge, queues: args.queues, mac: args.mac, ...PORT_OUTPUTS };
+    super(makeProvider('serverPort'), name, props, withSecrets(opts), 'vhostnet', 'VhostUserPort');
+    checkInPreview(this, 'serverPort', props);
     this.declared = { queues: args.queues };
     pulumi.log.warn(`VhostUserPort is deprecated: ${SERVER_PORT_DEPRECATION}`, this);
   }

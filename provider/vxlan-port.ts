@@ -1,6 +1,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
+import { checkInPreview } from './preview-check';
 
 export interface VxlanUnderlayArgs {
   /** Kernel interface carrying the tunnel, in the agent's network namespace. */
@@ -40,25 +41,20 @@ export class VxlanPort extends pulumi.dynamic.Resource {
   declare readonly version: pulumi.Output<number>;
 
   constructor(name: string, args: VxlanPortArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      makeProvider('vxlanPort'),
-      name,
-      {
-        ...connectionInputs(args),
-        name: args.name ?? name,
-        bridge: args.bridge,
-        underlay: args.underlay,
-        vni: args.vni,
-        udpPort: args.udpPort,
-        link: undefined,
-        linkReason: undefined,
-        localMac: undefined,
-        remoteMac: undefined,
-        version: undefined,
-      },
-      withSecrets(opts),
-      'vhostnet',
-      'VxlanPort',
-    );
+    const props = {
+      ...connectionInputs(args),
+      name: args.name ?? name,
+      bridge: args.bridge,
+      underlay: args.underlay,
+      vni: args.vni,
+      udpPort: args.udpPort,
+      link: undefined,
+      linkReason: undefined,
+      localMac: undefined,
+      remoteMac: undefined,
+      version: undefined,
+    };
+    super(makeProvider('vxlanPort'), name, props, withSecrets(opts), 'vhostnet', 'VxlanPort');
+    checkInPreview(this, 'vxlanPort', props);
   }
 }

@@ -26,7 +26,14 @@ export class DatapathSettings extends pulumi.dynamic.Resource {
   constructor(name: string, args: DatapathSettingsArgs = {}, opts?: pulumi.CustomResourceOptions) {
     const { connection: _c, adopt: _a, ...settings } = args;
     const inputs = { ...connectionInputs(args), ...settings };
-    super(makeProvider('settings'), name, { ...inputs, restartRequired: undefined, version: undefined, foundSettings: undefined }, withSecrets(opts), 'vhostnet', 'DatapathSettings');
+    super(
+      makeProvider('settings'),
+      name,
+      { ...inputs, restartRequired: undefined, version: undefined, foundSettings: undefined },
+      withSecrets(opts),
+      'vhostnet',
+      'DatapathSettings',
+    );
     // The preview says when a change waits for an agent restart: the agent's dry run tells.
     checkInPreview(this, 'settings', inputs);
   }

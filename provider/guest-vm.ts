@@ -68,12 +68,29 @@ export class GuestVM extends pulumi.dynamic.Resource {
   constructor(name: string, args: GuestVMArgs, opts?: pulumi.CustomResourceOptions) {
     const { connection: _c, adopt: _a, nics, name: guestName, ...guest } = args;
     const ports = (nics ?? []).map((n) => n.port).filter((p): p is VhostUserClientPort | VhostUserPort => p instanceof pulumi.Resource);
-    const props = { ...connectionInputs(args), ...guest, name: guestName ?? name, nics: (nics ?? []).map(nicInputs), qemuCommand: undefined, libvirtXml: undefined, notes: undefined, state: undefined, pid: undefined, version: undefined };
+    const props = {
+      ...connectionInputs(args),
+      ...guest,
+      name: guestName ?? name,
+      nics: (nics ?? []).map(nicInputs),
+      qemuCommand: undefined,
+      libvirtXml: undefined,
+      notes: undefined,
+      state: undefined,
+      pid: undefined,
+      version: undefined,
+    };
     super(
       makeProvider('guest'),
       name,
       props,
-      withSecrets({ ...opts, dependsOn: [...(Array.isArray(opts?.dependsOn) ? opts!.dependsOn : opts?.dependsOn ? [opts.dependsOn] : []), ...ports] as pulumi.Input<pulumi.Resource>[] }),
+      withSecrets({
+        ...opts,
+        dependsOn: [
+          ...(Array.isArray(opts?.dependsOn) ? opts!.dependsOn : opts?.dependsOn ? [opts.dependsOn] : []),
+          ...ports,
+        ] as pulumi.Input<pulumi.Resource>[],
+      }),
       'vhostnet',
       'GuestVM',
     );

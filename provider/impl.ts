@@ -56,7 +56,14 @@ interface KindOps {
 
 const portOutputs = (o: Record<string, unknown>) => {
   const p = o as unknown as VhostUserPortState;
-  return { socketPath: p.socketPath, macAddress: p.mac, qemuArgs: p.qemuArgs, link: p.status?.link ?? 'down', linkReason: p.status?.reason ?? '', version: p.version };
+  return {
+    socketPath: p.socketPath,
+    macAddress: p.mac,
+    qemuArgs: p.qemuArgs,
+    link: p.status?.link ?? 'down',
+    linkReason: p.status?.reason ?? '',
+    version: p.version,
+  };
 };
 
 const OPS: Record<Kind, KindOps> = {
@@ -112,7 +119,13 @@ const OPS: Record<Kind, KindOps> = {
     replaceOn: [...PORT_REPLACE_FIELDS.vxlan],
     outputs: (o) => {
       const st = o.status as { link?: string; reason?: string; underlay?: { localMac?: string; remoteMac?: string } } | undefined;
-      return { version: o.version, link: st?.link ?? 'down', linkReason: st?.reason ?? '', localMac: st?.underlay?.localMac ?? '', remoteMac: st?.underlay?.remoteMac ?? '' };
+      return {
+        version: o.version,
+        link: st?.link ?? 'down',
+        linkReason: st?.reason ?? '',
+        localMac: st?.underlay?.localMac ?? '',
+        remoteMac: st?.underlay?.remoteMac ?? '',
+      };
     },
   },
   hugepages: {
@@ -162,7 +175,13 @@ export async function check(kind: Kind, news: Props): Promise<dynamic.CheckResul
         // What preview does not know yet (or a server port's socket, the agent's to name) is taken on the NIC's word.
         const nic = nics.find((n) => n.port === name)!;
         const known = <T>(v: T | undefined, fallback: unknown) => (v === undefined || v === UNKNOWN ? fallback : v) as T;
-        return { name, socketPath: known(e.socketPath, nic.socketPath), mode: known(e.mode, nic.portMode ?? 'client'), queues: known(e.queues, nic.queues ?? 1), mac: '02:00:00:00:00:01' };
+        return {
+          name,
+          socketPath: known(e.socketPath, nic.socketPath),
+          mode: known(e.mode, nic.portMode ?? 'client'),
+          queues: known(e.queues, nic.queues ?? 1),
+          mac: '02:00:00:00:00:01',
+        };
       },
     );
     const known = local.problems.filter((p) => !/must name an existing port/.test(p.rule));
@@ -226,13 +245,20 @@ export async function create(kind: Kind, news: Props): Promise<dynamic.CreateRes
         // Importing adopts what is there; it must be what the program declares, as pulumi import requires.
         const want = ops.schema.parse(ops.spec(news)) as Props;
         const differ = Object.keys(want).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(existing[k]));
-        if (differ.length) throw new Error(`${what} exists but differs from the program in ${differ.map((k) => `${k} (live ${JSON.stringify(existing[k])}, declared ${JSON.stringify(want[k])})`).join(', ')}: make the program match, then import`);
+        if (differ.length)
+          throw new Error(
+            `${what} exists but differs from the program in ${differ.map((k) => `${k} (live ${JSON.stringify(existing[k])}, declared ${JSON.stringify(want[k])})`).join(', ')}: make the program match, then import`,
+          );
         adopting = true;
       }
     }
     // Settings exist before us: remember what we found, so destroy can give it back.
     const found = ops.singleton ? ops.spec(await c.get<Props>(ops.path(news))) : undefined;
-    const r = await c.put<ChangeResult<Record<string, unknown>>>(ops.path(news), { ...ops.spec(news), ...(ops.singleton ? {} : { owner: news.owner }) }, queryString({ adopt: adopting }));
+    const r = await c.put<ChangeResult<Record<string, unknown>>>(
+      ops.path(news),
+      { ...ops.spec(news), ...(ops.singleton ? {} : { owner: news.owner }) },
+      queryString({ adopt: adopting }),
+    );
     return { id: ops.singleton ? 'settings' : String(news.name), outs: { ...news, ...ops.outputs(r.object!), ...(found ? { foundSettings: found } : {}) } };
   } catch (e) {
     throw explain(e, `creating ${what}`);
@@ -246,7 +272,11 @@ export async function update(kind: Kind, olds: Props, news: Props): Promise<dyna
     // Our state says we manage it (created or imported on purpose): adopt, but only at the version we last saw.
     const r = await c.put<ChangeResult<Record<string, unknown>>>(
       ops.path(news),
-      { ...ops.spec(news), ...(ops.singleton ? {} : { owner: news.owner }), ...(typeof olds.version === 'number' && olds.version > 0 ? { expectedVersion: olds.version } : {}) },
+      {
+        ...ops.spec(news),
+        ...(ops.singleton ? {} : { owner: news.owner }),
+        ...(typeof olds.version === 'number' && olds.version > 0 ? { expectedVersion: olds.version } : {}),
+      },
       queryString({ adopt: !ops.singleton }),
     );
     return { outs: { ...news, ...ops.outputs(r.object!) } };

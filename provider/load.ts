@@ -42,6 +42,7 @@ export function makeProvider(kind: Kind | RemoteKind): dynamic.ResourceProvider 
       throw new Error(
         `vhostnet: this resource's state was written by vhostnet ${wrote}, and the program in ${process.cwd()} cannot load vhostnet/operations ` +
           `(${(e as Error).message.split('\n')[0]}): add vhostnet@^${wrote} to its dependencies and run npm install`,
+        { cause: e },
       );
     }
     return mod.providerOperations(kind, wrote);

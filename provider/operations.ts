@@ -38,7 +38,8 @@ export const LEGACY_PROVIDER = /[\\/]dist[\\/]provider[\\/](remote-)?impl\.js/;
  */
 export function checkStateVersion(stateVersion: string, installed = packageVersion()): void {
   const c = compareVersions(stateVersion, installed);
-  if (Number.isNaN(c)) throw new Error(`vhostnet: this resource's state names vhostnet version "${stateVersion}", which is not a version (installed: ${installed})`);
+  if (Number.isNaN(c))
+    throw new Error(`vhostnet: this resource's state names vhostnet version "${stateVersion}", which is not a version (installed: ${installed})`);
   if (c > 0)
     throw new Error(
       `vhostnet: this resource's state was written by vhostnet ${stateVersion}, newer than the vhostnet ${installed} installed in ${process.cwd()}: ` +
@@ -78,5 +79,7 @@ export function providerOperations(kind: string, stateVersion: string): dynamic.
       delete: async (_id, props) => remote.remove(k, props),
     };
   }
-  throw new Error(`vhostnet ${packageVersion()}: unknown resource kind "${kind}" in the state (written by vhostnet ${stateVersion}): install vhostnet@^${stateVersion}`);
+  throw new Error(
+    `vhostnet ${packageVersion()}: unknown resource kind "${kind}" in the state (written by vhostnet ${stateVersion}): install vhostnet@^${stateVersion}`,
+  );
 }

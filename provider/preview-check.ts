@@ -10,7 +10,7 @@ import { AgentError, SERVER_PORT_DEPRECATION, type ChangeResult } from '../datap
 import { dryRun, endpointOf, type Kind } from './impl';
 
 /** What the agent is asked to check, for the message when it could not be. */
-const UNCHECKED = 'collisions with what exists on the host, disruption to connected guests, restart-required settings and the host\'s resources';
+const UNCHECKED = "collisions with what exists on the host, disruption to connected guests, restart-required settings and the host's resources";
 
 /** Objects this program declares, by agent endpoint: a port's bridge made by the same update is not missing. */
 const declared = new Set<string>();

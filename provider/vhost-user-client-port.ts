@@ -33,7 +33,15 @@ export class VhostUserClientPort extends pulumi.dynamic.Resource implements Port
   readonly declared: Pick<VhostUserClientPortArgs, 'vhostServerPath' | 'queues'>;
 
   constructor(name: string, args: VhostUserClientPortArgs, opts?: pulumi.CustomResourceOptions) {
-    const props = { ...connectionInputs(args), name: args.name ?? name, bridge: args.bridge, vhostServerPath: args.vhostServerPath, queues: args.queues, mac: args.mac, ...PORT_OUTPUTS };
+    const props = {
+      ...connectionInputs(args),
+      name: args.name ?? name,
+      bridge: args.bridge,
+      vhostServerPath: args.vhostServerPath,
+      queues: args.queues,
+      mac: args.mac,
+      ...PORT_OUTPUTS,
+    };
     super(makeProvider('clientPort'), name, props, withSecrets(opts), 'vhostnet', 'VhostUserClientPort');
     checkInPreview(this, 'clientPort', props);
     this.declared = { vhostServerPath: args.vhostServerPath, queues: args.queues };

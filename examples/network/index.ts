@@ -6,7 +6,12 @@ import { VhostNetwork } from 'vhostnet/components';
 const cfg = new pulumi.Config();
 const guest = (ip: number, peer: number) => ({
   memoryMb: 256,
-  boot: { kind: 'kernel' as const, kernel: cfg.require('kernel'), initrd: cfg.require('initrd'), append: `console=ttyS0 quiet vhostnet.ip=169.254.100.${ip}/24 vhostnet.ping=169.254.100.${peer}` },
+  boot: {
+    kind: 'kernel' as const,
+    kernel: cfg.require('kernel'),
+    initrd: cfg.require('initrd'),
+    append: `console=ttyS0 quiet vhostnet.ip=169.254.100.${ip}/24 vhostnet.ping=169.254.100.${peer}`,
+  },
   nics: 1,
   restartPolicy: 'on-failure' as const,
 });

@@ -67,16 +67,22 @@ describe('36 package: vhostnet from its npm tarball in a project of its own, sta
     const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8'));
     assert.ok(pkg.peerDependencies['@pulumi/pulumi'], '@pulumi/pulumi is a peer dependency');
     assert.equal(pkg.dependencies['@pulumi/pulumi'], undefined);
-    assert.equal(pkg.dependencies['node-addon-api'], undefined, 'node-addon-api is the agent\'s');
+    assert.equal(pkg.dependencies['node-addon-api'], undefined, "node-addon-api is the agent's");
   });
 
   const lifecycle = async (kind: 'ts' | 'js') => {
     const a = path.join(work, `${kind}-runner-a`, 'stack');
     const b = path.join(work, `${kind}-runner-b`, 'stack');
     const stateDir = path.join(work, `${kind}-state`);
-    writeProject(a, `platform-net-${kind}`, kind === 'ts', kind === 'ts' ? { 'index.ts': TS_PROGRAM, 'tsconfig.json': PULUMI_TEMPLATE_TSCONFIG } : { 'index.js': JS_PROGRAM });
+    writeProject(
+      a,
+      `platform-net-${kind}`,
+      kind === 'ts',
+      kind === 'ts' ? { 'index.ts': TS_PROGRAM, 'tsconfig.json': PULUMI_TEMPLATE_TSCONFIG } : { 'index.js': JS_PROGRAM },
+    );
     const deps = [pack.tarball, `@pulumi/pulumi@${lockedVersion('@pulumi/pulumi')}`];
-    if (kind === 'ts') deps.push(`typescript@${lockedVersion('typescript')}`, `ts-node@${lockedVersion('ts-node')}`, `@types/node@${lockedVersion('@types/node')}`);
+    if (kind === 'ts')
+      deps.push(`typescript@${lockedVersion('typescript')}`, `ts-node@${lockedVersion('ts-node')}`, `@types/node@${lockedVersion('@types/node')}`);
     const inst = await install(a, deps);
     assert.doesNotMatch(inst.stdout + inst.stderr, /gyp|node-addon-api/, 'installing vhostnet built nothing native');
     assert.ok(!fs.existsSync(path.join(a, 'node_modules', 'node-addon-api')), 'node-addon-api was not installed');
@@ -87,7 +93,10 @@ describe('36 package: vhostnet from its npm tarball in a project of its own, sta
     await setConfig(stack, { 'vhostnet:endpoint': `unix:${agent.socket}`, socketDir: agent.dir, ports: ['pkgport0', 'pkgport1'] });
     const up = await stack.up();
     assert.equal(up.summary.resourceChanges?.create, 4, JSON.stringify(up.summary.resourceChanges));
-    assert.deepEqual((await agent.client.get<PortState[]>('/ports')).map((p) => p.name), ['pkgport0', 'pkgport1']);
+    assert.deepEqual(
+      (await agent.client.get<PortState[]>('/ports')).map((p) => p.name),
+      ['pkgport0', 'pkgport1'],
+    );
     const state = backendStateText(stateDir);
     assert.ok(!state.includes(a), `the state names no path of the project (${a})`);
     assert.match(state, /vhostnet\/operations/, 'the serialized providers load vhostnet by package name');
@@ -104,7 +113,10 @@ describe('36 package: vhostnet from its npm tarball in a project of its own, sta
     await setConfig(stack, { ports: ['pkgport0'] });
     const shrink = await stack.up();
     assert.equal(shrink.summary.resourceChanges?.delete, 1, JSON.stringify(shrink.summary.resourceChanges));
-    assert.deepEqual((await agent.client.get<PortState[]>('/ports')).map((p) => p.name), ['pkgport0']);
+    assert.deepEqual(
+      (await agent.client.get<PortState[]>('/ports')).map((p) => p.name),
+      ['pkgport0'],
+    );
     await stack.destroy();
     assert.deepEqual(await agent.client.get<PortState[]>('/ports'), []);
     assert.deepEqual(await agent.client.get<BridgeState[]>('/bridges'), []);

@@ -23,7 +23,28 @@ async function packRelease010(dir: string): Promise<string> {
   execFileSync('tar', ['-x', '-C', src], { input: archive });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(src, 'node_modules'));
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
-  execFileSync(tsc, ['--outDir', 'dist', '--rootDir', '.', '--module', 'commonjs', '--target', 'ES2022', '--moduleResolution', 'node', '--esModuleInterop', '--skipLibCheck', '--strict', '--types', 'node', 'provider/index.ts'], { cwd: src, stdio: 'pipe' });
+  execFileSync(
+    tsc,
+    [
+      '--outDir',
+      'dist',
+      '--rootDir',
+      '.',
+      '--module',
+      'commonjs',
+      '--target',
+      'ES2022',
+      '--moduleResolution',
+      'node',
+      '--esModuleInterop',
+      '--skipLibCheck',
+      '--strict',
+      '--types',
+      'node',
+      'provider/index.ts',
+    ],
+    { cwd: src, stdio: 'pipe' },
+  );
   fs.unlinkSync(path.join(src, 'node_modules'));
   const r = await npm(src, ['pack', '--json', '--pack-destination', dir]);
   return path.join(dir, (JSON.parse(r.stdout) as { filename: string }[])[0].filename);
@@ -66,7 +87,10 @@ describe('37 package: a stack from vhostnet 0.1.0 (absolute paths in its state) 
     await setConfig(stack, { 'vhostnet:endpoint': `unix:${agent.socket}`, socketDir: agent.dir, ports: ['oldport0', 'oldport1'] });
     const up = await stack.up();
     assert.equal(up.summary.resourceChanges?.create, 4, JSON.stringify(up.summary.resourceChanges));
-    assert.ok(backendStateText(stateDir).includes(path.join(a, 'node_modules', 'vhostnet', 'dist', 'provider', 'impl.js')), '0.1.0 wrote the absolute path of its implementation');
+    assert.ok(
+      backendStateText(stateDir).includes(path.join(a, 'node_modules', 'vhostnet', 'dist', 'provider', 'impl.js')),
+      '0.1.0 wrote the absolute path of its implementation',
+    );
 
     // The upgrade, as the README says: install this release, import it by its name.
     await install(a, [pack.tarball]);
@@ -92,7 +116,10 @@ describe('37 package: a stack from vhostnet 0.1.0 (absolute paths in its state) 
     await setConfig(stack, { ports: ['oldport0'] });
     const shrink = await stack.up();
     assert.equal(shrink.summary.resourceChanges?.delete, 1, JSON.stringify(shrink.summary.resourceChanges));
-    assert.deepEqual((await agent.client.get<PortState[]>('/ports')).map((p) => p.name), ['oldport0']);
+    assert.deepEqual(
+      (await agent.client.get<PortState[]>('/ports')).map((p) => p.name),
+      ['oldport0'],
+    );
     await stack.destroy();
     assert.deepEqual(await agent.client.get<PortState[]>('/ports'), []);
     assert.deepEqual(await agent.client.get<BridgeState[]>('/bridges'), []);

@@ -24,8 +24,12 @@ describe('38 provider: a preview that asks each host', function () {
     if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
   });
 
-  it('a new stack previews without a word: the ports\' bridge is made by the same update', async () => {
-    await setConfig(s.stack, { 'vhostnet:endpoint': `unix:${agent.socket}`, bridges: [{ name: 'br0' }], ports: [{ name: 'ask0', bridge: 'br0', path: sock('ask0') }] });
+  it("a new stack previews without a word: the ports' bridge is made by the same update", async () => {
+    await setConfig(s.stack, {
+      'vhostnet:endpoint': `unix:${agent.socket}`,
+      bridges: [{ name: 'br0' }],
+      ports: [{ name: 'ask0', bridge: 'br0', path: sock('ask0') }],
+    });
     const pv = await s.stack.preview();
     assert.equal(pv.changeSummary.create, 3, JSON.stringify(pv.changeSummary));
     assert.doesNotMatch(pv.stdout, /the agent|could not be asked/);
@@ -34,7 +38,7 @@ describe('38 provider: a preview that asks each host', function () {
     assert.doesNotMatch(again.stdout, /the agent|could not be asked/, 'an unchanged stack previews silently');
   });
 
-  it('what the agent says shows on the resource: a replace drops the guest\'s link, a socket another port uses is refused', async () => {
+  it("what the agent says shows on the resource: a replace drops the guest's link, a socket another port uses is refused", async () => {
     const r = await agent.vhostctl('add-port', 'br0', 'byhand', '--vhost-server-path', sock('byhand'));
     assert.equal(r.code, 0, r.stderr);
     const before = await state();
@@ -45,8 +49,14 @@ describe('38 provider: a preview that asks each host', function () {
       ],
     });
     const pv = await s.stack.preview();
-    assert.match(pv.stdout, /vhostnet:VhostUserClientPort \(ask0\):\s+warning: the agent says: changing vhostServerPath re-creates the socket: the guest's link drops until it reconnects/);
-    assert.match(pv.stdout, /vhostnet:VhostUserClientPort \(ask1\):\s+warning: the agent at unix:\S+ would refuse the port ask1 change: vhostServerPath must be a socket no other port uses/);
+    assert.match(
+      pv.stdout,
+      /vhostnet:VhostUserClientPort \(ask0\):\s+warning: the agent says: changing vhostServerPath re-creates the socket: the guest's link drops until it reconnects/,
+    );
+    assert.match(
+      pv.stdout,
+      /vhostnet:VhostUserClientPort \(ask1\):\s+warning: the agent at unix:\S+ would refuse the port ask1 change: vhostServerPath must be a socket no other port uses/,
+    );
     assert.equal(await state(), before, 'the preview changed nothing on the host');
   });
 
@@ -54,14 +64,22 @@ describe('38 provider: a preview that asks each host', function () {
     const gone = path.join(agent.dir, 'no-such-agent.sock');
     await setConfig(s.stack, { 'vhostnet:endpoint': `unix:${gone}`, ports: [{ name: 'ask0', bridge: 'br0', path: sock('ask0') }] });
     const pv = await s.stack.preview();
-    assert.match(pv.stdout, new RegExp(`warning: vhostnet: the agent at unix:${gone} could not be asked \\(.*\\): the bridge br0 change was not checked against the host \\(collisions with what exists on the host, disruption to connected guests, restart-required settings and the host's resources\\)`));
+    assert.match(
+      pv.stdout,
+      new RegExp(
+        `warning: vhostnet: the agent at unix:${gone} could not be asked \\(.*\\): the bridge br0 change was not checked against the host \\(collisions with what exists on the host, disruption to connected guests, restart-required settings and the host's resources\\)`,
+      ),
+    );
     assert.match(pv.stdout, /vhostnet:VhostUserClientPort \(ask0\):\s+warning: vhostnet: the agent at unix:\S+ could not be asked/);
   });
 
   it('with vhostnet:previewRequiresAgent: true the same preview fails, naming the endpoint', async () => {
     await setConfig(s.stack, { 'vhostnet:previewRequiresAgent': 'true' });
     await assert.rejects(s.stack.preview(), (e: Error) => {
-      assert.match(e.message, /error: vhostnet: the agent at unix:\S+no-such-agent\.sock could not be asked .* vhostnet:previewRequiresAgent is true, so this preview fails/);
+      assert.match(
+        e.message,
+        /error: vhostnet: the agent at unix:\S+no-such-agent\.sock could not be asked .* vhostnet:previewRequiresAgent is true, so this preview fails/,
+      );
       return true;
     });
     // Back to the reachable agent, the stack is checked and cleaned up.

@@ -84,7 +84,12 @@ export const EXAMPLES = path.join(ROOT, 'examples');
  * as `pulumi` run in that directory sees it. The backend and PULUMI_HOME live in `stateDir`,
  * apart from the project, so the project can move and the stack be selected again from there.
  */
-export async function projectStack(projectDir: string, stackName: string, stateDir: string, extraEnv: Record<string, string> = {}): Promise<{ stack: Stack; env: Record<string, string> }> {
+export async function projectStack(
+  projectDir: string,
+  stackName: string,
+  stateDir: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ stack: Stack; env: Record<string, string> }> {
   const backend = path.join(stateDir, 'backend');
   fs.mkdirSync(backend, { recursive: true });
   const env: Record<string, string> = {

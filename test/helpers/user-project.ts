@@ -53,7 +53,10 @@ export function writeProject(dir: string, name: string, typescript: boolean, fil
     path.join(dir, 'Pulumi.yaml'),
     `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: ${typescript}\n${typescript ? '' : 'main: index.js\n'}`,
   );
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, main: typescript ? 'index.ts' : 'index.js' }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name, version: '1.0.0', private: true, main: typescript ? 'index.ts' : 'index.js' }, null, 2),
+  );
   for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
 }
 

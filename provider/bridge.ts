@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
 import { checkInPreview } from './preview-check';
+import { MODULE, RESOURCE_TYPES } from './tokens';
 
 export interface BridgeArgs extends ConnectionArgs {
   /** Bridge name on the host (ovs-vsctl add-br); defaults to the resource name. Replaces. */
@@ -18,7 +19,7 @@ export class Bridge extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
     const props = { ...connectionInputs(args), name: args.name ?? name, macAgingSeconds: args.macAgingSeconds, version: undefined };
-    super(makeProvider('bridge'), name, props, withSecrets(opts), 'vhostnet', 'Bridge');
+    super(makeProvider('bridge'), name, props, withSecrets(opts), MODULE, RESOURCE_TYPES.bridge);
     checkInPreview(this, 'bridge', props);
   }
 }

@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
 import { checkInPreview } from './preview-check';
+import { MODULE, RESOURCE_TYPES } from './tokens';
 
 export interface DatapathSettingsArgs extends ConnectionArgs {
   /** Server ports' socket directory below the run dir (vhost-sock-dir); default ".". In place; re-creates server sockets. */
@@ -31,8 +32,8 @@ export class DatapathSettings extends pulumi.dynamic.Resource {
       name,
       { ...inputs, restartRequired: undefined, version: undefined, foundSettings: undefined },
       withSecrets(opts),
-      'vhostnet',
-      'DatapathSettings',
+      MODULE,
+      RESOURCE_TYPES.settings,
     );
     // The preview says when a change waits for an agent restart: the agent's dry run tells.
     checkInPreview(this, 'settings', inputs);

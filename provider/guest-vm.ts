@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
 import { checkInPreview } from './preview-check';
+import { MODULE, RESOURCE_TYPES } from './tokens';
 import { VhostUserClientPort } from './vhost-user-client-port';
 import { VhostUserPort } from './vhost-user-port';
 
@@ -91,8 +92,8 @@ export class GuestVM extends pulumi.dynamic.Resource {
           ...ports,
         ] as pulumi.Input<pulumi.Resource>[],
       }),
-      'vhostnet',
-      'GuestVM',
+      MODULE,
+      RESOURCE_TYPES.guest,
     );
     checkInPreview(this, 'guest', props);
   }

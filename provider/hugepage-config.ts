@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
 import { checkInPreview } from './preview-check';
+import { MODULE, RESOURCE_TYPES } from './tokens';
 
 export interface HugepageConfigArgs extends ConnectionArgs {
   name?: pulumi.Input<string>;
@@ -25,7 +26,7 @@ export class HugepageConfig extends pulumi.dynamic.Resource {
   constructor(name: string, args: HugepageConfigArgs, opts?: pulumi.CustomResourceOptions) {
     const { connection: _c, adopt: _a, name: n, ...rest } = args;
     const props = { ...connectionInputs(args), ...rest, name: n ?? name, found: undefined, total: undefined, free: undefined, version: undefined };
-    super(makeProvider('hugepages'), name, props, withSecrets(opts), 'vhostnet', 'HugepageConfig');
+    super(makeProvider('hugepages'), name, props, withSecrets(opts), MODULE, RESOURCE_TYPES.hugepages);
     checkInPreview(this, 'hugepages', props);
   }
 }

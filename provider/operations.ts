@@ -5,12 +5,11 @@ import type * as dynamic from '@pulumi/pulumi/dynamic';
 import * as agent from './impl';
 import * as remote from './remote-impl';
 import { packageVersion } from './load';
+import { AGENT_KINDS, REMOTE_KINDS } from './tokens';
 
-export { check, diff, create, read, update, remove, type Kind } from './impl';
+export { check, diff, create, read, update, remove } from './impl';
+export { AGENT_KINDS, REMOTE_KINDS, RESOURCE_TYPES, type Kind } from './tokens';
 export type { RemoteKind } from './remote-impl';
-
-const AGENT_KINDS: readonly agent.Kind[] = ['bridge', 'clientPort', 'serverPort', 'settings', 'guest', 'hugepages', 'vxlanPort'];
-const REMOTE_KINDS: readonly remote.RemoteKind[] = ['command', 'copy', 'token'];
 
 /** major.minor.patch as numbers; a pre-release tag is ignored. */
 function parseVersion(v: string): [number, number, number] | undefined {

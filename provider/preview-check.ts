@@ -7,7 +7,8 @@
 // config `vhostnet:previewRequiresAgent: true` makes it an error, so the preview fails.
 import * as pulumi from '@pulumi/pulumi';
 import { AgentError, SERVER_PORT_DEPRECATION, type ChangeResult } from '../datapath/api';
-import { dryRun, endpointOf, type Kind } from './impl';
+import { dryRun, endpointOf } from './impl';
+import type { Kind } from './tokens';
 
 /** What the agent is asked to check, for the message when it could not be. */
 const UNCHECKED = "collisions with what exists on the host, disruption to connected guests, restart-required settings and the host's resources";

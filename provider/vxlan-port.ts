@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { connectionInputs, withSecrets, type ConnectionArgs } from './connection';
 import { makeProvider } from './load';
 import { checkInPreview } from './preview-check';
+import { MODULE, RESOURCE_TYPES } from './tokens';
 
 export interface VxlanUnderlayArgs {
   /** Kernel interface carrying the tunnel, in the agent's network namespace. */
@@ -54,7 +55,7 @@ export class VxlanPort extends pulumi.dynamic.Resource {
       remoteMac: undefined,
       version: undefined,
     };
-    super(makeProvider('vxlanPort'), name, props, withSecrets(opts), 'vhostnet', 'VxlanPort');
+    super(makeProvider('vxlanPort'), name, props, withSecrets(opts), MODULE, RESOURCE_TYPES.vxlanPort);
     checkInPreview(this, 'vxlanPort', props);
   }
 }

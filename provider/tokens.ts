@@ -1,0 +1,24 @@
+// Every resource's type token and the kind its serialized provider names, in one place. Both are
+// written into stacks' state: a token or kind renamed here would orphan every deployed resource.
+export const MODULE = 'vhostnet';
+
+/** Kinds whose operations talk to a host's agent. */
+export const AGENT_KINDS = ['bridge', 'clientPort', 'serverPort', 'settings', 'guest', 'hugepages', 'vxlanPort'] as const;
+export type Kind = (typeof AGENT_KINDS)[number];
+
+/** Kinds whose operations run over SSH or on the deploying machine (./remote-impl.ts). */
+export const REMOTE_KINDS = ['command', 'copy', 'token'] as const;
+
+/** The type token of each kind's resource: `vhostnet:<type>`. */
+export const RESOURCE_TYPES = {
+  bridge: 'Bridge',
+  clientPort: 'VhostUserClientPort',
+  serverPort: 'VhostUserPort',
+  settings: 'DatapathSettings',
+  guest: 'GuestVM',
+  hugepages: 'HugepageConfig',
+  vxlanPort: 'VxlanPort',
+  command: 'RemoteCommand',
+  copy: 'RemoteCopy',
+  token: 'AgentToken',
+} as const satisfies Record<Kind | (typeof REMOTE_KINDS)[number], string>;

@@ -65,8 +65,11 @@ export function checkInPreview(resource: pulumi.CustomResource, kind: Kind, prop
       if (e.status === 0 || e.status === 401 || e.status === 403) {
         const why = e.status === 0 ? e.message.replace(/^cannot reach the agent at \S+: /, '') : `it refused the token (${e.status} ${e.code})`;
         const msg = `vhostnet: the agent at ${endpoint} could not be asked (${why}): the ${what} change was not checked against the host (${UNCHECKED})`;
-        if (required) pulumi.log.error(`${msg}; vhostnet:previewRequiresAgent is true, so this preview fails`, resource);
-        else pulumi.log.warn(`${msg}; set vhostnet:previewRequiresAgent: true to make this an error`, resource);
+        if (required) {
+          await pulumi.log.error(`${msg}; vhostnet:previewRequiresAgent is true, so this preview fails`, resource);
+          // An error diagnostic alone leaves the exit status 0: the program must fail.
+          throw new pulumi.RunError(`vhostnet: ${what} was not checked by the agent at ${endpoint}, and vhostnet:previewRequiresAgent is true`);
+        } else pulumi.log.warn(`${msg}; set vhostnet:previewRequiresAgent: true to make this an error`, resource);
         return;
       }
       const issues = e.issues.length ? e.issues : [{ field: '', rule: e.message }];

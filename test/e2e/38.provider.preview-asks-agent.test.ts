@@ -86,6 +86,9 @@ describe('38 provider: a preview that asks each host', function () {
     await setConfig(s.stack, { 'vhostnet:endpoint': `unix:${agent.socket}` });
     const pv = await s.stack.preview();
     assert.doesNotMatch(pv.stdout, /could not be asked/);
+    const r = await agent.vhostctl('del-port', 'byhand');
+    assert.equal(r.code, 0, r.stderr);
     await s.stack.destroy();
+    assert.deepEqual(JSON.parse(await state()).bridges, []);
   });
 });

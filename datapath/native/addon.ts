@@ -60,6 +60,17 @@ export interface FdbEntry {
   ageSeconds: number; // seconds since last seen
 }
 
+/** A bridge's MAC table counters since the bridge was created (as `ovs-appctl fdb/stats-show`). */
+export interface FdbStats {
+  entries: number; // live entries now (aged-out ones the next sweep removes included)
+  capacity: number; // most entries the table holds; a new MAC then evicts the oldest entry
+  learned: number; // MACs added
+  expired: number; // removed after the aging time without a sighting (swept every second)
+  evicted: number; // removed, oldest first, to make room in a full table
+  moved: number; // known MACs seen on another port
+  limited: number; // source MACs not learned: their port held the per-port limit already
+}
+
 export interface PmdStats {
   cpu: number;
   lcore: number;
@@ -77,6 +88,12 @@ export interface NativeDatapath {
   destroyBridge(bridge: number): void;
   setFdbAging(bridge: number, seconds: number): void;
   /**
+   * Most MACs one port may have learned on the bridge (0..capacity, 0: no limit; default half the
+   * table): beyond it that port's new source MACs are not learned (counted in fdbStats().limited).
+   * Optional only so unit-test fakes may leave it out.
+   */
+  setFdbPortLimit?(bridge: number, max: number): void;
+  /**
    * Registers the socket with librte_vhost and starts it.
    * client: RTE_VHOST_USER_CLIENT | RTE_VHOST_USER_RECONNECT (waits for a missing socket, reconnects).
    * server: creates the socket at path.
@@ -93,7 +110,10 @@ export interface NativeDatapath {
   /** Unregisters the socket; returns once no PMD touches the port any more. Its FDB entries go too. */
   destroyPort(port: number): void;
   portInfo(port: number): PortInfo;
+  /** The live entries; a read changes nothing (aging is swept by the datapath every second). */
   fdb(bridge: number): FdbEntry[];
+  /** Optional only so unit-test fakes may leave it out. */
+  fdbStats?(bridge: number): FdbStats;
   pmdStats(): PmdStats[];
   setPmdMaxSleep(us: number): void;
   /** Stops the PMDs and unregisters every socket. Safe to call twice. */

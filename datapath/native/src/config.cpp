@@ -1,6 +1,7 @@
 // Builds the PMD configs: every port's kind adds its destinations (one TxTarget per PMD) and the
 // queues the PMDs poll (spread round-robin over the PMDs), then the configs are published
-// RCU-style. The deferred republish worker for callbacks that must not wait.
+// RCU-style. The worker: deferred republishes (for callbacks that must not wait), FDB aging.
+#include <chrono>
 #include <rte_cycles.h>
 #include "datapath.h"
 
@@ -69,13 +70,18 @@ void Datapath::startWorker() {
   worker = std::thread([this] {
     std::unique_lock<std::mutex> lk(workMu);
     for (;;) {
-      workCv.wait(lk, [this] { return workPending || workStop; });
+      // a republish when asked; the FDBs' aging sweep every second (reads never sweep)
+      workCv.wait_for(lk, std::chrono::seconds(1), [this] { return workPending || workStop; });
       if (workStop) return;
+      const bool again = workPending;
       workPending = false;
       lk.unlock();
       {
         std::lock_guard<std::mutex> m(mu);
-        republish();
+        if (again) republish();
+        const uint32_t now = nowSec();
+        for (auto& b : bridges)
+          if (b) b->fdb.sweep(now);
       }
       lk.lock();
     }

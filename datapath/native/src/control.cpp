@@ -37,9 +37,19 @@ void setFdbAging(int id, uint32_t seconds) {
   getBridge(id, "setFdbAging")->fdb.agingSec.store(seconds, std::memory_order_relaxed);
 }
 
+void setFdbPortLimit(int id, uint32_t max) {
+  std::lock_guard<std::mutex> lk(g.mu);
+  getBridge(id, "setFdbPortLimit")->fdb.portLimit.store(max, std::memory_order_relaxed);
+}
+
 std::vector<Fdb::Entry> fdbEntries(int id) {
   std::lock_guard<std::mutex> lk(g.mu);
   return getBridge(id, "fdb")->fdb.snapshot(g.nowSec());
+}
+
+FdbStats fdbStats(int id) {
+  std::lock_guard<std::mutex> lk(g.mu);
+  return getBridge(id, "fdbStats")->fdb.stats();
 }
 
 std::vector<PmdStatsView> pmdStats() {

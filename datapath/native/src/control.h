@@ -18,7 +18,9 @@ struct PmdStatsView {
 int createBridge();
 void destroyBridge(int bridge);
 void setFdbAging(int bridge, uint32_t seconds);
+void setFdbPortLimit(int bridge, uint32_t max);
 std::vector<Fdb::Entry> fdbEntries(int bridge);
+FdbStats fdbStats(int bridge);
 std::vector<PmdStatsView> pmdStats();
 void setPmdMaxSleep(uint32_t us);
 

@@ -114,7 +114,8 @@ struct Datapath {
   // publishes it and waits until the old ones are unused. Caller holds mu.
   void republish();
 
-  // Deferred republish, for callbacks that must not wait: a worker thread does it.
+  // A worker thread: deferred republishes, for callbacks that must not wait; the FDBs' aging
+  // sweep, every second.
   void requestRepublish();
   void startWorker();
   void stopWorker();

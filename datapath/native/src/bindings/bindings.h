@@ -5,7 +5,8 @@
 namespace vhn {
 
 void defineDatapath(Napi::Env env, Napi::Object exports);  // bindings/datapath.cpp: init, pmdStats, setPmdMaxSleep, shutdown
-void defineBridges(Napi::Env env, Napi::Object exports);   // bindings/bridge.cpp: createBridge, destroyBridge, setFdbAging, fdb
-void definePorts(Napi::Env env, Napi::Object exports);     // bindings/port.cpp: createPort, createTunnel, destroyPort, portInfo
+void defineBridges(Napi::Env env,
+                   Napi::Object exports);  // bindings/bridge.cpp: createBridge, destroyBridge, setFdbAging, setFdbPortLimit, fdb, fdbStats
+void definePorts(Napi::Env env, Napi::Object exports);  // bindings/port.cpp: createPort, createTunnel, destroyPort, portInfo
 
 }  // namespace vhn

@@ -1,4 +1,4 @@
-// Bindings of bridges: create, destroy, FDB aging and the FDB itself.
+// Bindings of bridges: create, destroy, and their FDB: aging, per-port limit, entries, counters.
 #include <cstdio>
 #include "../control.h"
 #include "../limits.h"
@@ -30,6 +30,31 @@ Napi::Value SetFdbAging(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value SetFdbPortLimit(const Napi::CallbackInfo& info) {
+  requireReady(info.Env(), "setFdbPortLimit");
+  int b = idArg(info, 0, "setFdbPortLimit: bridge", kMaxBridges);
+  if (info.Length() < 2) typeErr(info.Env(), "setFdbPortLimit: max is required (an integer, 0 for no limit)");
+  uint32_t m = (uint32_t)intIn(info.Env(), info[1], "setFdbPortLimit: max", 0, kFdbCapacity);
+  guarded(info.Env(), [&] { setFdbPortLimit(b, m); });
+  return info.Env().Undefined();
+}
+
+Napi::Value FdbStatsOf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireReady(env, "fdbStats");
+  int b = idArg(info, 0, "fdbStats: bridge", kMaxBridges);
+  FdbStats s = guarded(env, [&] { return fdbStats(b); });
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("entries", s.entries);
+  o.Set("capacity", kFdbCapacity);
+  o.Set("learned", (double)s.learned);
+  o.Set("expired", (double)s.expired);
+  o.Set("evicted", (double)s.evicted);
+  o.Set("moved", (double)s.moved);
+  o.Set("limited", (double)s.limited);
+  return o;
+}
+
 Napi::Value FdbEntries(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   requireReady(env, "fdb");
@@ -56,7 +81,9 @@ void defineBridges(Napi::Env env, Napi::Object exports) {
   exports.Set("createBridge", Napi::Function::New(env, CreateBridge, "createBridge"));
   exports.Set("destroyBridge", Napi::Function::New(env, DestroyBridge, "destroyBridge"));
   exports.Set("setFdbAging", Napi::Function::New(env, SetFdbAging, "setFdbAging"));
+  exports.Set("setFdbPortLimit", Napi::Function::New(env, SetFdbPortLimit, "setFdbPortLimit"));
   exports.Set("fdb", Napi::Function::New(env, FdbEntries, "fdb"));
+  exports.Set("fdbStats", Napi::Function::New(env, FdbStatsOf, "fdbStats"));
 }
 
 }  // namespace vhn

@@ -3,11 +3,15 @@
 #   pulumi                          CLI, from github.com/pulumi/pulumi/pkg/v3 (version pinned in scripts/pulumi-build/go.mod)
 #   pulumi-language-nodejs          minimal Node.js language host (scripts/pulumi-build/cmd/...; the upstream one is not served)
 #   pulumi-resource-pulumi-nodejs   dynamic-provider launcher, copied from node_modules/@pulumi/pulumi
+#   pulumi-language-yaml            Pulumi YAML language host, from github.com/pulumi/pulumi-yaml (its own
+#                                   wrapper module, scripts/pulumi-build/yaml: it pins an older pkg/v3)
+# then packs the vhostnet provider plugin's launcher (plugin/pack.sh).
 # The CLI's npm package and install script download binaries, which cannot be reached here.
 #
 # Usage:
 #   scripts/install-pulumi.sh                          build (skipped when cached) and print $PULUMI_DIR/bin
 #   scripts/install-pulumi.sh --plugins-into <HOME>    also install the command resource plugin into PULUMI_HOME=<HOME>
+#   (the vhostnet plugin: bash plugin/pack.sh --install-into <HOME>)
 # A cold build takes several minutes on 2 cores; cached runs take about a second.
 set -euo pipefail
 
@@ -100,6 +104,26 @@ install_command_plugin() {
     || die "pulumi plugin install resource command $PULUMI_COMMAND_VERSION into $home failed"
 }
 
+yaml_dir=$build_dir/yaml
+yaml_key() { (cd "$yaml_dir" && cat go.mod go.sum) | sha256sum | cut -d' ' -f1; }
+
+build_yaml() {
+  local yaml_version start=$SECONDS
+  yaml_version=$(cd "$yaml_dir" && "$go_bin" list -mod=readonly -m -f '{{.Version}}' github.com/pulumi/pulumi-yaml) \
+    || die "scripts/pulumi-build/yaml/go.mod: cannot read the github.com/pulumi/pulumi-yaml version"
+  [ "$(cat "$bin_dir/.yaml-build-key" 2>/dev/null)" = "$yaml_version $(yaml_key)" ] && [ -x "$bin_dir/pulumi-language-yaml" ] && return 0
+  echo "install-pulumi.sh: building pulumi-language-yaml $yaml_version into $bin_dir (cold: a few minutes)" >&2
+  (cd "$yaml_dir" && CGO_ENABLED=0 "$go_bin" build -mod=readonly -buildvcs=false \
+      -ldflags "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$yaml_version" \
+      -o "$bin_dir/pulumi-language-yaml.tmp" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml) \
+    || die "go build of github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$yaml_version failed"
+  mv -f "$bin_dir/pulumi-language-yaml.tmp" "$bin_dir/pulumi-language-yaml"
+  echo "$yaml_version $(yaml_key)" > "$bin_dir/.yaml-build-key"
+  echo "install-pulumi.sh: pulumi-language-yaml built in $((SECONDS - start)) s" >&2
+}
+
 is_cached || build_engine
+build_yaml
+bash "$root/plugin/pack.sh" >/dev/null
 [ -z "$plugins_home" ] || install_command_plugin "$plugins_home"
 echo "$bin_dir"

@@ -5,7 +5,8 @@
 #   pulumi-resource-pulumi-nodejs   dynamic-provider launcher, copied from node_modules/@pulumi/pulumi
 #   pulumi-language-yaml            Pulumi YAML language host, from github.com/pulumi/pulumi-yaml (its own
 #                                   wrapper module, scripts/pulumi-build/yaml: it pins an older pkg/v3)
-# then packs the vhostnet provider plugin's launcher (plugin/pack.sh).
+# then packs the vhostnet provider plugin's launcher (plugin/pack.sh) and builds the SDKs of its
+# schema (scripts/pulumi-build/build-sdks.sh: Python, checked with mypy; Go, vetted and built).
 # The CLI's npm package and install script download binaries, which cannot be reached here.
 #
 # Usage:
@@ -125,5 +126,6 @@ build_yaml() {
 is_cached || build_engine
 build_yaml
 bash "$root/plugin/pack.sh" >/dev/null
+bash "$build_dir/build-sdks.sh" >/dev/null
 [ -z "$plugins_home" ] || install_command_plugin "$plugins_home"
 echo "$bin_dir"

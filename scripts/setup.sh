@@ -9,7 +9,7 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # libxml2-utils: virt-xml-validate needs xmllint; clang-format: build-native.sh checks the C++.
 # Recommends are installed too: the suite is tested on machines set up that way.
-APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 qemu-system-x86 qemu-utils
+APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 python3-venv qemu-system-x86 qemu-utils
   openvswitch-switch-dpdk busybox-static cpio libvirt-clients libvirt-daemon-system libxml2-utils openssh-server
   openssh-client linux-perf iproute2 procps util-linux xz-utils clang-format
   prometheus)

@@ -1,11 +1,15 @@
 // The one file through which the plugin reaches the implementation: the per-kind operations of
-// the dynamic resources (provider/impl) and the contract's schemas (datapath/api). A rename
-// there touches this file only. The plugin never re-implements an operation.
+// the dynamic resources (vhostnet/operations), their type tokens (provider/tokens) and the
+// contract's schemas (datapath/api). A rename there touches this file only. The plugin never
+// re-implements an operation.
 import type { z } from 'zod';
 import { BridgeSpec, GuestVmSpec, HugepageSpec, SettingsSpec, VhostUserClientPortSpec, VhostUserServerPortSpec, VxlanPortSpec } from '../datapath/api';
-import * as impl from '../provider/impl';
+import * as impl from '../provider/operations';
+import { MODULE, RESOURCE_TYPES } from '../provider/tokens';
 
 export type Kind = impl.Kind;
+/** The package name, the first part of every type token. */
+export const PACKAGE = MODULE;
 export type Props = Record<string, unknown>;
 
 /** The operations, as the dynamic providers call them. */
@@ -52,9 +56,9 @@ const portOutputs: Record<string, OutputSpec> = {
   version,
 };
 
-/** Resource type tokens (vhostnet:index:<name>) and the kinds behind them. */
+/** Resource type tokens (vhostnet:index:<name>, names from provider/tokens) and the kinds behind them. */
 export const RESOURCES: Record<string, ResourceKind> = {
-  Bridge: {
+  [RESOURCE_TYPES.bridge]: {
     kind: 'bridge',
     contract: BridgeSpec,
     hidden: BOOKKEEPING,
@@ -62,7 +66,7 @@ export const RESOURCES: Record<string, ResourceKind> = {
     description: "An L2 learning switch on the host's vhost-user datapath (ovs-vsctl add-br br0 -- set bridge br0 datapath_type=netdev).",
     outputs: { version },
   },
-  VhostUserClientPort: {
+  [RESOURCE_TYPES.clientPort]: {
     kind: 'clientPort',
     contract: VhostUserClientPortSpec,
     hidden: [...BOOKKEEPING, 'type', 'nRxq'],
@@ -70,7 +74,7 @@ export const RESOURCES: Record<string, ResourceKind> = {
     description: 'A dpdkvhostuserclient port: QEMU creates the socket (server=on), the datapath connects to it and reconnects by itself.',
     outputs: portOutputs,
   },
-  VhostUserPort: {
+  [RESOURCE_TYPES.serverPort]: {
     kind: 'serverPort',
     contract: VhostUserServerPortSpec,
     hidden: [...BOOKKEEPING, 'type', 'nRxq', 'vhostServerPath'],
@@ -79,7 +83,7 @@ export const RESOURCES: Record<string, ResourceKind> = {
       'A dpdkvhostuser (server mode) port: the datapath creates the socket and QEMU connects. Deprecated, as in Open vSwitch: prefer VhostUserClientPort.',
     outputs: portOutputs,
   },
-  VxlanPort: {
+  [RESOURCE_TYPES.vxlanPort]: {
     kind: 'vxlanPort',
     contract: VxlanPortSpec,
     hidden: [...BOOKKEEPING, 'type'],
@@ -93,7 +97,7 @@ export const RESOURCES: Record<string, ResourceKind> = {
       version,
     },
   },
-  DatapathSettings: {
+  [RESOURCE_TYPES.settings]: {
     kind: 'settings',
     contract: SettingsSpec,
     hidden: BOOKKEEPING,
@@ -104,7 +108,7 @@ export const RESOURCES: Record<string, ResourceKind> = {
       version,
     },
   },
-  GuestVM: {
+  [RESOURCE_TYPES.guest]: {
     kind: 'guest',
     contract: GuestVmSpec,
     hidden: BOOKKEEPING,
@@ -119,7 +123,7 @@ export const RESOURCES: Record<string, ResourceKind> = {
       version,
     },
   },
-  HugepageConfig: {
+  [RESOURCE_TYPES.hugepages]: {
     kind: 'hugepages',
     contract: HugepageSpec,
     hidden: BOOKKEEPING,

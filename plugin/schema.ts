@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { interfaceDocs } from './docs';
-import { CONNECTION_INPUTS, NESTED_INTERFACES, RESOURCES, ops, type OutputSpec, type ResourceKind } from './operations';
+import { CONNECTION_INPUTS, NESTED_INTERFACES, PACKAGE, RESOURCES, ops, type OutputSpec, type ResourceKind } from './operations';
 
-export const PACKAGE = 'vhostnet';
+export { PACKAGE };
 const ROOT = path.resolve(__dirname, '..', '..');
 
 export function packageVersion(): string {

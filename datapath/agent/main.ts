@@ -6,13 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadNative } from '../native/addon';
 import { startAgent } from './agent';
+import { checkListenPolicy } from './listen-policy';
 
 const USAGE = `usage: vhostnet-agent [options]
   --run-dir DIR       sockets live here (default /run/vhostnet)
   --state-dir DIR     crash-safe configuration (default /var/lib/vhostnet)
   --listen ADDR       unix:/path (default <run-dir>/agent.sock) or tcp://host:port (needs --token-file)
   --token-file FILE   bearer token for TCP clients
-  --tls-cert FILE --tls-key FILE   serve HTTPS on TCP
+  --tls-cert FILE --tls-key FILE   serve HTTPS on TCP (required beyond loopback)
+  --insecure-tcp      allow plain HTTP on a TCP address beyond loopback (warns)
   --file-prefix NAME  DPDK file prefix, one per agent (default vhostnet)
   --socket-dir DIR    a directory client ports' sockets may be in (repeatable)
   --socket-group GRP  group QEMU runs as: sockets and socket dirs get it (mode 0660/0770)
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
       'token-file': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'insecure-tcp': { type: 'boolean' },
       'file-prefix': { type: 'string', default: 'vhostnet' },
       'socket-dir': { type: 'string', multiple: true },
       'socket-group': { type: 'string' },
@@ -49,6 +52,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
+  const warning = checkListenPolicy({ listen: values.listen ?? 'unix:', tlsCert: values['tls-cert'], tlsKey: values['tls-key'], insecureTcp: values['insecure-tcp'] });
+  if (warning) process.stderr.write(`vhostnet-agent: ${warning}\n`);
   const runDir = path.resolve(values['run-dir']!);
   const agent = await startAgent(
     {

@@ -15,11 +15,17 @@ export interface SshConnection {
   /** An unencrypted private key (OpenSSH or PEM). Always made a secret. */
   privateKey: pulumi.Input<string>;
   /**
-   * The host's public key ("ssh-ed25519 AAAA..."): only that key is accepted. Absent: the first
-   * key seen is remembered (accept-new) in vhostnet's own known_hosts
-   * (~/.cache/vhostnet/ssh_known_hosts, or $VHOSTNET_KNOWN_HOSTS) and required afterwards.
+   * The host's public key ("ssh-ed25519 AAAA...", as in its /etc/ssh/ssh_host_*_key.pub): only
+   * that key is accepted. Required unless `trustOnFirstUse` is true.
    */
   hostKey?: pulumi.Input<string>;
+  /**
+   * Without a `hostKey`: accept the first key the host shows and remember it (accept-new) in
+   * vhostnet's own known_hosts (~/.cache/vhostnet/ssh_known_hosts, or $VHOSTNET_KNOWN_HOSTS).
+   * A fresh CI runner starts with that file empty, so it trusts whoever answers: choose it
+   * explicitly, never by default.
+   */
+  trustOnFirstUse?: pulumi.Input<boolean>;
 }
 
 export interface RemoteCommandArgs {
@@ -47,7 +53,7 @@ export function remoteProvider(kind: RemoteKind): dynamic.ResourceProvider {
 /** The connection as resource inputs: the key apart, so it alone is a secret. */
 export function sshInputs(c: SshConnection): Record<string, pulumi.Input<unknown>> {
   return {
-    connection: { host: c.host, port: c.port ?? 22, user: c.user ?? 'root', hostKey: c.hostKey },
+    connection: { host: c.host, port: c.port ?? 22, user: c.user ?? 'root', hostKey: c.hostKey, trustOnFirstUse: c.trustOnFirstUse },
     privateKey: pulumi.secret(c.privateKey),
   };
 }

@@ -17,8 +17,10 @@ export interface SshTarget {
   host: string;
   port: number;
   user: string;
-  /** "ssh-ed25519 AAAA..." of the host: pinned. Absent: accept-new into a private known_hosts. */
+  /** "ssh-ed25519 AAAA..." of the host: pinned. */
   hostKey?: string;
+  /** Without hostKey: accept-new into a private known_hosts, chosen explicitly. */
+  trustOnFirstUse?: boolean;
 }
 
 type Props = Record<string, unknown> & { connection?: SshTarget; privateKey?: string };
@@ -52,6 +54,13 @@ function checkConnection(p: Props, f: Failure[]): void {
     f.push({ property: 'connection.user', reason: 'must be a user name (letters, digits, _ . -, not starting with a digit or -)' });
   if (known(c.hostKey) && (typeof c.hostKey !== 'string' || !/^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [A-Za-z0-9+/=]+( .*)?$/.test(c.hostKey.trim())))
     f.push({ property: 'connection.hostKey', reason: 'must be a public host key line "<type> <base64>" (as in the host\'s /etc/ssh/ssh_host_*_key.pub)' });
+  if (known(c.trustOnFirstUse) && c.trustOnFirstUse !== undefined && c.trustOnFirstUse !== null && typeof c.trustOnFirstUse !== 'boolean')
+    f.push({ property: 'connection.trustOnFirstUse', reason: 'must be true or false' });
+  else if (c.hostKey !== UNKNOWN && (c.trustOnFirstUse as unknown) !== UNKNOWN && !c.hostKey && c.trustOnFirstUse !== true)
+    f.push({
+      property: 'connection.hostKey',
+      reason: "is required: pin the host's public key (a line of its /etc/ssh/ssh_host_*_key.pub, e.g. from ssh-keyscan over a trusted path), or set connection.trustOnFirstUse: true to accept the first key the host shows",
+    });
   if (known(p.privateKey) && (typeof p.privateKey !== 'string' || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(p.privateKey)))
     f.push({ property: 'connection.privateKey', reason: 'must be a PEM or OpenSSH private key ("-----BEGIN ... PRIVATE KEY-----"), without a passphrase' });
 }
@@ -123,10 +132,10 @@ async function ssh(p: Props, remote: string, input: string | (() => NodeJS.Reada
       const name = c.port === 22 ? c.host : `[${c.host}]:${c.port}`;
       fs.writeFileSync(knownHosts, `${name} ${c.hostKey.trim().split(/\s+/).slice(0, 2).join(' ')}\n`, { mode: 0o600 });
       strict = 'yes';
-    } else {
+    } else if (c.trustOnFirstUse === true) {
       knownHosts = knownHostsFile();
       strict = 'accept-new';
-    }
+    } else throw new Error(`ssh to ${c.user}@${c.host}:${c.port}: connection.hostKey is required (or connection.trustOnFirstUse: true)`);
     const args = [
       '-F', 'none', // the deploying user's ~/.ssh/config plays no part: same behaviour everywhere
       '-i', key,
@@ -221,7 +230,7 @@ export async function diff(kind: RemoteKind, olds: Props, news: Props): Promise<
   const keys = kind === 'command' ? ['create', 'update', 'delete', 'environment', 'triggers'] : ['localPath', 'remotePath', 'triggers', 'removeOnDelete'];
   const changed = keys.filter((k) => !same(olds[k], news[k]));
   if (!same(target(olds), target(news))) changed.push('connection');
-  else if (!same(olds.connection?.hostKey, news.connection?.hostKey)) changed.push('connection');
+  else if (!same(olds.connection?.hostKey, news.connection?.hostKey) || !same(olds.connection?.trustOnFirstUse, news.connection?.trustOnFirstUse)) changed.push('connection');
   if (!same(olds.privateKey, news.privateKey)) changed.push('privateKey');
   // As @pulumi/command: triggers replace; so does another host. A copy to another path is another file.
   const replaceOn = kind === 'command' ? ['triggers'] : ['remotePath'];

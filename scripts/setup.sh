@@ -7,12 +7,13 @@ cd "$(dirname "$0")/.."
 . scripts/versions.sh
 say() { printf 'setup: %s\n' "$*"; }
 
-# libxml2-utils: virt-xml-validate needs xmllint; clang-format: build-native.sh checks the C++.
+# libxml2-utils: virt-xml-validate needs xmllint; clang-format: build-native.sh checks the C++;
+# dpkg-dev, fakeroot, binutils (strip), lintian: packaging/build-deb.sh and its test.
 # Recommends are installed too: the suite is tested on machines set up that way.
 APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 python3-venv qemu-system-x86 qemu-utils
   openvswitch-switch-dpdk busybox-static cpio libvirt-clients libvirt-daemon-system libxml2-utils openssh-server
   openssh-client linux-perf iproute2 procps util-linux xz-utils clang-format
-  prometheus)
+  prometheus dpkg-dev fakeroot binutils lintian openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,14 +1,16 @@
-// One host from bare SSH access to a working datapath in one `pulumi up`: HostAgent packs the
-// built agent, copies it over SSH, installs and starts it; the bridge and the port then talk to
-// it through its endpoint and token.
+// One host from bare SSH access to a working datapath in one `pulumi up`: HostAgent copies the
+// agent's Debian package over SSH, installs it (apt-get pulls Debian's DPDK libraries), makes the
+// host's CA and server certificate, and starts the agent on TLS; the bridge and the port then
+// talk to it through its https endpoint, pinning that CA, with its token.
 //
 // Config:
 //   host, port (22), user (root)   the SSH target
 //   privateKey                     (secret) an unencrypted private key the host accepts
-//   hostKey                        the host's public key line; absent: accept-new
-//   version                        names the install; a change upgrades the agent in place
+//   hostKey                        the host's public key line (pinned); or trustOnFirstUse: true
+//   package                        the vhostnet-agent_<version>_amd64.deb (npm run package:deb prints it)
+//   version                        names what is installed (default: the package's sha256)
 //   listen                         tcp://127.0.0.1:8470 by default: the program must run on the host
-//   runDir, stateDir, installDir, filePrefix   as HostAgentArgs (defaults: /run/vhostnet, ...)
+//   runDir, stateDir, filePrefix   as HostAgentArgs (defaults: /run/vhostnet, /var/lib/vhostnet, vhostnet)
 //   socketDir                      where QEMU's socket for the port will be (default /tmp/vhostnet)
 //   agentArgs                      extra agent arguments (list)
 import * as pulumi from '@pulumi/pulumi';
@@ -25,21 +27,23 @@ const host = new HostAgent('h1', {
     user: cfg.get('user'),
     privateKey: cfg.requireSecret('privateKey'),
     hostKey: cfg.get('hostKey'),
+    trustOnFirstUse: cfg.getBoolean('trustOnFirstUse'),
   },
+  package: cfg.require('package'),
   version: cfg.get('version'),
   listen: cfg.get('listen'),
   runDir: cfg.get('runDir'),
   stateDir: cfg.get('stateDir'),
-  installDir: cfg.get('installDir'),
   filePrefix: cfg.get('filePrefix'),
   socketDirs: [socketDir],
   agentArgs: cfg.getObject<string[]>('agentArgs'),
 });
 
-const connection = { endpoint: host.endpoint, token: host.token };
+const connection = { endpoint: host.endpoint, token: host.token, caCert: host.caCert };
 const br0 = new Bridge('br0', { connection });
 const port = new VhostUserClientPort('vm1-eth0', { connection, bridge: br0.name, vhostServerPath: `${socketDir}/vm1-eth0` });
 
 export const endpoint = host.endpoint;
+export const caCert = host.caCert;
 export const version = host.version;
 export const socketPath = port.socketPath;

@@ -56,8 +56,8 @@ export class HostAgentArgError extends Error {
 }
 
 // Values that go into shell scripts and agent.conf unquoted-safe: no spaces, quotes or $.
-const SAFE_PATH = /^\/[A-Za-z0-9._\/+-]*$/;
-const SAFE_ARG = /^[A-Za-z0-9._\/:=,@+-]+$/;
+const SAFE_PATH = /^\/[A-Za-z0-9._/+-]*$/;
+const SAFE_ARG = /^[A-Za-z0-9._/:=,@+-]+$/;
 const DEB_NAME = /^vhostnet-agent_[A-Za-z0-9.+~-]+_amd64\.deb$/;
 
 interface Settings {
@@ -76,7 +76,8 @@ export function hostAgentSettings(name: string, a: HostAgentArgs): Settings {
   const bad = (field: string, rule: string) => new HostAgentArgError(name, field, rule);
   if (!a || typeof a !== 'object' || !a.connection) throw bad('connection', 'is required: { host, port, user, privateKey, hostKey or trustOnFirstUse }');
   for (const gone of ['installDir', 'packDir'])
-    if ((a as unknown as Record<string, unknown>)[gone] !== undefined) throw bad(gone, 'is no longer an input: the agent is installed from its Debian package (under /usr/lib/vhostnet); pass `package`');
+    if ((a as unknown as Record<string, unknown>)[gone] !== undefined)
+      throw bad(gone, 'is no longer an input: the agent is installed from its Debian package (under /usr/lib/vhostnet); pass `package`');
   const s: Settings = {
     package: a.package,
     version: a.version,
@@ -93,7 +94,8 @@ export function hostAgentSettings(name: string, a: HostAgentArgs): Settings {
   if (s.version !== undefined && (typeof s.version !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(s.version)))
     throw bad('version', 'must be 1-64 letters, digits, . _ + -, starting with a letter or digit');
   for (const k of ['runDir', 'stateDir'] as const)
-    if (typeof s[k] !== 'string' || !SAFE_PATH.test(s[k]) || s[k] === '/') throw bad(k, 'must be an absolute path other than / of letters, digits and . _ / + -');
+    if (typeof s[k] !== 'string' || !SAFE_PATH.test(s[k]) || s[k] === '/')
+      throw bad(k, 'must be an absolute path other than / of letters, digits and . _ / + -');
   if (typeof s.filePrefix !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(s.filePrefix)) throw bad('filePrefix', 'must be 1-32 letters, digits, _ or -');
   const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s.listen);
   if (tcp ? Number(tcp[2]) < 1 || Number(tcp[2]) > 65535 : !(s.listen.startsWith('unix:') && SAFE_PATH.test(s.listen.slice(5))))

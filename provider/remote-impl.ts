@@ -46,7 +46,7 @@ function checkConnection(p: Props, f: Failure[]): void {
     f.push({ property: 'connection', reason: 'is required: { host, port, user, privateKey }' });
     return;
   }
-  if (known(c.host) && (typeof c.host !== 'string' || !/^[A-Za-z0-9_.:\[\]%-]+$/.test(c.host) || c.host.startsWith('-')))
+  if (known(c.host) && (typeof c.host !== 'string' || !/^[A-Za-z0-9_.:[\]%-]+$/.test(c.host) || c.host.startsWith('-')))
     f.push({ property: 'connection.host', reason: 'must be a host name or an IP address (letters, digits, . : - _), not starting with -' });
   if (known(c.port) && (!Number.isInteger(c.port) || (c.port as number) < 1 || (c.port as number) > 65535))
     f.push({ property: 'connection.port', reason: 'must be a whole number from 1 to 65535' });
@@ -59,7 +59,8 @@ function checkConnection(p: Props, f: Failure[]): void {
   else if (c.hostKey !== UNKNOWN && (c.trustOnFirstUse as unknown) !== UNKNOWN && !c.hostKey && c.trustOnFirstUse !== true)
     f.push({
       property: 'connection.hostKey',
-      reason: "is required: pin the host's public key (a line of its /etc/ssh/ssh_host_*_key.pub, e.g. from ssh-keyscan over a trusted path), or set connection.trustOnFirstUse: true to accept the first key the host shows",
+      reason:
+        "is required: pin the host's public key (a line of its /etc/ssh/ssh_host_*_key.pub, e.g. from ssh-keyscan over a trusted path), or set connection.trustOnFirstUse: true to accept the first key the host shows",
     });
   if (known(p.privateKey) && (typeof p.privateKey !== 'string' || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(p.privateKey)))
     f.push({ property: 'connection.privateKey', reason: 'must be a PEM or OpenSSH private key ("-----BEGIN ... PRIVATE KEY-----"), without a passphrase' });
@@ -74,7 +75,8 @@ export async function check(kind: RemoteKind, news: Props): Promise<dynamic.Chec
   if (kind === 'command') {
     checkConnection(news, f);
     checkTriggers(news, f);
-    if (known(news.create) && (typeof news.create !== 'string' || news.create.trim() === '')) f.push({ property: 'create', reason: 'must be a non-empty command' });
+    if (known(news.create) && (typeof news.create !== 'string' || news.create.trim() === ''))
+      f.push({ property: 'create', reason: 'must be a non-empty command' });
     for (const k of ['update', 'delete'])
       if (known(news[k]) && news[k] !== null && typeof news[k] !== 'string') f.push({ property: k, reason: 'must be a command (a string)' });
     const env = news.environment;
@@ -82,7 +84,8 @@ export async function check(kind: RemoteKind, news: Props): Promise<dynamic.Chec
       if (typeof env !== 'object' || Array.isArray(env)) f.push({ property: 'environment', reason: 'must be a map of names to strings' });
       else
         for (const [k, v] of Object.entries(env as Record<string, unknown>)) {
-          if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) f.push({ property: `environment.${k}`, reason: 'name must be letters, digits and _, not starting with a digit' });
+          if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+            f.push({ property: `environment.${k}`, reason: 'name must be letters, digits and _, not starting with a digit' });
           if (known(v) && typeof v !== 'string') f.push({ property: `environment.${k}`, reason: 'must be a string' });
         }
     }
@@ -91,9 +94,13 @@ export async function check(kind: RemoteKind, news: Props): Promise<dynamic.Chec
     checkTriggers(news, f);
     if (known(news.localPath)) {
       if (typeof news.localPath !== 'string' || !path.isAbsolute(news.localPath)) f.push({ property: 'localPath', reason: 'must be an absolute path' });
-      else if (!fs.existsSync(news.localPath) || !fs.statSync(news.localPath).isFile()) f.push({ property: 'localPath', reason: `must be an existing file (${news.localPath} is not)` });
+      else if (!fs.existsSync(news.localPath) || !fs.statSync(news.localPath).isFile())
+        f.push({ property: 'localPath', reason: `must be an existing file (${news.localPath} is not)` });
     }
-    if (known(news.remotePath) && (typeof news.remotePath !== 'string' || !news.remotePath.startsWith('/') || news.remotePath.endsWith('/') || /[\n\0]/.test(news.remotePath)))
+    if (
+      known(news.remotePath) &&
+      (typeof news.remotePath !== 'string' || !news.remotePath.startsWith('/') || news.remotePath.endsWith('/') || /[\n\0]/.test(news.remotePath))
+    )
       f.push({ property: 'remotePath', reason: 'must be an absolute file path on the host (not a directory)' });
   }
   return f.length ? { failures: f } : { inputs: news };
@@ -137,19 +144,33 @@ async function ssh(p: Props, remote: string, input: string | (() => NodeJS.Reada
       strict = 'accept-new';
     } else throw new Error(`ssh to ${c.user}@${c.host}:${c.port}: connection.hostKey is required (or connection.trustOnFirstUse: true)`);
     const args = [
-      '-F', 'none', // the deploying user's ~/.ssh/config plays no part: same behaviour everywhere
-      '-i', key,
-      '-o', 'IdentitiesOnly=yes',
-      '-o', 'BatchMode=yes',
-      '-o', `UserKnownHostsFile=${knownHosts}`,
-      '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', `StrictHostKeyChecking=${strict}`,
-      '-o', 'ConnectTimeout=20',
-      '-o', 'ServerAliveInterval=15',
-      '-o', 'LogLevel=ERROR',
-      '-p', String(c.port),
-      '-l', c.user,
-      '--', c.host, remote,
+      '-F',
+      'none', // the deploying user's ~/.ssh/config plays no part: same behaviour everywhere
+      '-i',
+      key,
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-o',
+      `StrictHostKeyChecking=${strict}`,
+      '-o',
+      'ConnectTimeout=20',
+      '-o',
+      'ServerAliveInterval=15',
+      '-o',
+      'LogLevel=ERROR',
+      '-p',
+      String(c.port),
+      '-l',
+      c.user,
+      '--',
+      c.host,
+      remote,
     ];
     return await new Promise<Run>((resolve, reject) => {
       const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -196,9 +217,10 @@ const RUN_SCRIPT = `sh -c 'script=$(cat) && eval "$script" </dev/null'`;
 
 async function runCommand(what: string, p: Props, command: string, extraEnv: Record<string, string> = {}): Promise<Run> {
   const env = { ...((p.environment as Record<string, string> | undefined) ?? {}), ...extraEnv };
-  const script = Object.entries(env)
-    .map(([k, v]) => `export ${k}=${shq(String(v))}\n`)
-    .join('') + command;
+  const script =
+    Object.entries(env)
+      .map(([k, v]) => `export ${k}=${shq(String(v))}\n`)
+      .join('') + command;
   const r = await ssh(p, RUN_SCRIPT, script);
   if (r.code !== 0) throw failed(what, p, r);
   return r;
@@ -216,7 +238,8 @@ async function copy(p: Props): Promise<void> {
   if (r.code !== 0) throw failed(`copying ${p.localPath} to ${dest}`, p, r);
   const size = fs.statSync(String(p.localPath)).size;
   const check = await ssh(p, `stat -c %s -- ${shq(dest)}`, '');
-  if (check.code !== 0 || Number(check.stdout.trim()) !== size) throw new Error(`copying ${p.localPath} to ${dest} on ${where(p)}: the copy has ${check.stdout.trim() || 'no'} bytes, the file ${size}`);
+  if (check.code !== 0 || Number(check.stdout.trim()) !== size)
+    throw new Error(`copying ${p.localPath} to ${dest} on ${where(p)}: the copy has ${check.stdout.trim() || 'no'} bytes, the file ${size}`);
 }
 
 // ---- the operations -----------------------------------------------------------------------------
@@ -230,7 +253,8 @@ export async function diff(kind: RemoteKind, olds: Props, news: Props): Promise<
   const keys = kind === 'command' ? ['create', 'update', 'delete', 'environment', 'triggers'] : ['localPath', 'remotePath', 'triggers', 'removeOnDelete'];
   const changed = keys.filter((k) => !same(olds[k], news[k]));
   if (!same(target(olds), target(news))) changed.push('connection');
-  else if (!same(olds.connection?.hostKey, news.connection?.hostKey) || !same(olds.connection?.trustOnFirstUse, news.connection?.trustOnFirstUse)) changed.push('connection');
+  else if (!same(olds.connection?.hostKey, news.connection?.hostKey) || !same(olds.connection?.trustOnFirstUse, news.connection?.trustOnFirstUse))
+    changed.push('connection');
   if (!same(olds.privateKey, news.privateKey)) changed.push('privateKey');
   // As @pulumi/command: triggers replace; so does another host. A copy to another path is another file.
   const replaceOn = kind === 'command' ? ['triggers'] : ['remotePath'];

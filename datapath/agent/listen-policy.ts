@@ -27,6 +27,8 @@ export function checkListenPolicy(p: ListenPolicy): string | undefined {
   const host = new URL(p.listen).hostname;
   if (isLoopback(host)) return undefined;
   if (!p.insecureTcp)
-    throw new Error(`--listen ${p.listen}: a TCP listener beyond loopback needs --tls-cert and --tls-key (the bearer token would cross the network in clear text), or --insecure-tcp`);
+    throw new Error(
+      `--listen ${p.listen}: a TCP listener beyond loopback needs --tls-cert and --tls-key (the bearer token would cross the network in clear text), or --insecure-tcp`,
+    );
   return `warning: --insecure-tcp: serving the API and its bearer token in clear text on ${p.listen}`;
 }

@@ -52,7 +52,12 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const warning = checkListenPolicy({ listen: values.listen ?? 'unix:', tlsCert: values['tls-cert'], tlsKey: values['tls-key'], insecureTcp: values['insecure-tcp'] });
+  const warning = checkListenPolicy({
+    listen: values.listen ?? 'unix:',
+    tlsCert: values['tls-cert'],
+    tlsKey: values['tls-key'],
+    insecureTcp: values['insecure-tcp'],
+  });
   if (warning) process.stderr.write(`vhostnet-agent: ${warning}\n`);
   const runDir = path.resolve(values['run-dir']!);
   const agent = await startAgent(

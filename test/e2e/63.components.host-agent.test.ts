@@ -63,11 +63,21 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
   /** GET /v1<p> over TLS; the status and body, or the error of a connection that failed. */
   const get = (p: string, tok?: string, pinned = true, mod: typeof https | typeof http = https) =>
     new Promise<{ status: number; body: string } | { error: string }>((resolve) => {
-      const req = mod.get({ host: '127.0.0.1', port: agentPort, path: `/v1${p}`, ...(pinned ? { ca: caCert } : {}), timeout: 10000, headers: tok ? { authorization: `Bearer ${tok}` } : {} }, (r) => {
-        let body = '';
-        r.on('data', (d: Buffer) => (body += d.toString()));
-        r.on('end', () => resolve({ status: r.statusCode!, body }));
-      });
+      const req = mod.get(
+        {
+          host: '127.0.0.1',
+          port: agentPort,
+          path: `/v1${p}`,
+          ...(pinned ? { ca: caCert } : {}),
+          timeout: 10000,
+          headers: tok ? { authorization: `Bearer ${tok}` } : {},
+        },
+        (r) => {
+          let body = '';
+          r.on('data', (d: Buffer) => (body += d.toString()));
+          r.on('end', () => resolve({ status: r.statusCode!, body }));
+        },
+      );
       req.on('error', (e) => resolve({ error: e.message }));
       req.on('timeout', () => req.destroy(new Error('timeout')));
     });
@@ -81,7 +91,12 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
     fs.mkdirSync('/dev/hugepages', { recursive: true });
     if (dpkgStatus() !== 'not known') apt('purge', '-y', '-q', 'vhostnet-agent');
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-hostagent-'));
-    const built = JSON.parse(execFileSync('bash', [path.join(ROOT, 'packaging', 'build-deb.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!);
+    const built = JSON.parse(
+      execFileSync('bash', [path.join(ROOT, 'packaging', 'build-deb.sh')], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()!,
+    );
     deb1 = { path: built.path, version: built.version };
     deb2 = repack(deb1.path, dir);
     sshd = await startSshd();
@@ -111,7 +126,8 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
     } catch {
       /* no pidfile: nothing runs */
     }
-    if (dpkgStatus() !== 'not known') spawnSync('apt-get', ['purge', '-y', '-q', 'vhostnet-agent'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (dpkgStatus() !== 'not known')
+      spawnSync('apt-get', ['purge', '-y', '-q', 'vhostnet-agent'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     await s?.remove();
     await sshd?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -125,7 +141,7 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
     // stack, component, token, package copy, TLS, install, bridge, port
     assert.equal(up.summary.resourceChanges?.create, 8, JSON.stringify(up.summary.resourceChanges));
     assert.equal(up.outputs.endpoint.value, `https://127.0.0.1:${agentPort}`);
-    assert.equal(up.outputs.version.value, sha256(deb1.path), 'the default version is the package file\'s sha256');
+    assert.equal(up.outputs.version.value, sha256(deb1.path), "the default version is the package file's sha256");
     assert.equal(dpkgStatus(), `install ok installed ${deb1.version}`);
     caCert = up.outputs.caCert.value;
     assert.match(caCert, /^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----\n$/);
@@ -202,14 +218,34 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
       (bad.failures ?? []).map((f) => f.property),
       ['connection.host', 'connection.port', 'connection.user', 'connection.hostKey', 'connection.privateKey', 'create', 'environment.BAD-NAME'],
     );
-    assert.match(bad.failures!.find((f) => f.property === 'connection.hostKey')!.reason, /is required: pin the host's public key .*or set connection\.trustOnFirstUse: true/);
+    assert.match(
+      bad.failures!.find((f) => f.property === 'connection.hostKey')!.reason,
+      /is required: pin the host's public key .*or set connection\.trustOnFirstUse: true/,
+    );
     const pkg = deb1.path;
-    assert.throws(() => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: pkg, listen: 'http://x' }), (e: Error) => e instanceof HostAgentArgError && /listen must be tcp:\/\/HOST:PORT/.test(e.message));
-    assert.throws(() => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: '/tmp/agent.tar.gz' }), /'h': package must be the absolute path of a vhostnet-agent_<version>_amd64\.deb/);
-    assert.throws(() => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: '/nowhere/vhostnet-agent_1_amd64.deb' }), /package must be an existing file/);
-    assert.throws(() => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: pkg, runDir: '/run/$(x)' }), /runDir must be an absolute path/);
+    assert.throws(
+      () => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: pkg, listen: 'http://x' }),
+      (e: Error) => e instanceof HostAgentArgError && /listen must be tcp:\/\/HOST:PORT/.test(e.message),
+    );
+    assert.throws(
+      () => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: '/tmp/agent.tar.gz' }),
+      /'h': package must be the absolute path of a vhostnet-agent_<version>_amd64\.deb/,
+    );
+    assert.throws(
+      () => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: '/nowhere/vhostnet-agent_1_amd64.deb' }),
+      /package must be an existing file/,
+    );
+    assert.throws(
+      () => hostAgentSettings('h', { connection: { host: 'h', privateKey: 'k' }, package: pkg, runDir: '/run/$(x)' }),
+      /runDir must be an absolute path/,
+    );
     const conn = { host: sshd.host, port: sshd.port, user: sshd.user };
-    const ok = await remote.create('command', { connection: { ...conn, hostKey: sshd.hostKey }, privateKey: sshd.privateKey, create: 'printf %s "$X"', environment: { X: "it's $(not run)" } });
+    const ok = await remote.create('command', {
+      connection: { ...conn, hostKey: sshd.hostKey },
+      privateKey: sshd.privateKey,
+      create: 'printf %s "$X"',
+      environment: { X: "it's $(not run)" },
+    });
     assert.equal(ok.outs.stdout, "it's $(not run)");
     const otherKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ';
     await assert.rejects(
@@ -217,7 +253,10 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
       /ssh to root@127\.0\.0\.1:\d+ failed: .*Host key verification failed/,
     );
     // Neither pinned nor trusted on first use: refused before ssh runs.
-    await assert.rejects(remote.create('command', { connection: conn, privateKey: sshd.privateKey, create: 'true' }), /connection\.hostKey is required \(or connection\.trustOnFirstUse: true\)/);
+    await assert.rejects(
+      remote.create('command', { connection: conn, privateKey: sshd.privateKey, create: 'true' }),
+      /connection\.hostKey is required \(or connection\.trustOnFirstUse: true\)/,
+    );
     // Trust on first use, chosen: the key is remembered, and a host showing another key is refused.
     const knownHosts = path.join(dir, 'known_hosts');
     process.env.VHOSTNET_KNOWN_HOSTS = knownHosts;
@@ -226,7 +265,10 @@ describe('63 components: HostAgent over SSH (examples/host-agent) with the real 
       assert.equal(tofu.outs.stdout, 'hello\n');
       assert.ok(fs.readFileSync(knownHosts, 'utf8').includes(sshd.hostKey.split(' ')[1]), 'the first key was not remembered');
       fs.writeFileSync(knownHosts, `[${sshd.host}]:${sshd.port} ${otherKey}\n`);
-      await assert.rejects(remote.create('command', { connection: { ...conn, trustOnFirstUse: true }, privateKey: sshd.privateKey, create: 'true' }), /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+      await assert.rejects(
+        remote.create('command', { connection: { ...conn, trustOnFirstUse: true }, privateKey: sshd.privateKey, create: 'true' }),
+        /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/,
+      );
     } finally {
       delete process.env.VHOSTNET_KNOWN_HOSTS;
     }

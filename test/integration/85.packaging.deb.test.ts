@@ -14,7 +14,8 @@ const SOCKET = '/run/vhostnet/agent.sock';
 const PIDFILE = '/run/vhostnet/agent.pid';
 const BRIDGE = 'br-deb85';
 
-const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'pipe', 'pipe'] });
+const run = (cmd: string, args: string[]) =>
+  execFileSync(cmd, args, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'pipe', 'pipe'] });
 const status = (): string => {
   const r = spawnSync('dpkg-query', ['-W', '-f', '${Status}', 'vhostnet-agent'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout : 'not known';
@@ -31,7 +32,10 @@ const vhostctl = (...args: string[]) => spawnSync('/usr/bin/vhostctl', args, { e
 
 /** The unit's ExecStart, split as systemd would (it has no quoting or variables). */
 function execStart(): string[] {
-  const line = fs.readFileSync(UNIT, 'utf8').split('\n').find((l) => l.startsWith('ExecStart='));
+  const line = fs
+    .readFileSync(UNIT, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ExecStart='));
   assert.ok(line, `${UNIT} has no ExecStart`);
   return line.slice('ExecStart='.length).trim().split(/\s+/);
 }
@@ -45,7 +49,8 @@ async function startFromUnit(log: string): Promise<number> {
   child.unref();
   const deadline = Date.now() + 60000;
   while (vhostctl('show').status !== 0) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent did not answer on ${SOCKET}: ${fs.readFileSync(log, 'utf8').slice(-2000)}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`the agent did not answer on ${SOCKET}: ${fs.readFileSync(log, 'utf8').slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
   return child.pid!;
@@ -78,17 +83,26 @@ describe('85 packaging: the vhostnet-agent .deb installed, run from its unit, re
     const r = spawnSync('lintian', ['--tag-display-limit', '0', deb.path], { encoding: 'utf8' });
     const tags = r.stdout.split('\n').filter((l) => /^[EWIXO]: /.test(l));
     console.log(`      lintian: ${tags.filter((t) => t.startsWith('E:')).length} errors, ${tags.filter((t) => t.startsWith('W:')).length} warnings`);
-    assert.deepEqual(tags.filter((t) => t.startsWith('E:')), []);
+    assert.deepEqual(
+      tags.filter((t) => t.startsWith('E:')),
+      [],
+    );
     assert.ok(r.status === 0, `lintian exited ${r.status}: ${r.stderr}`);
   });
 
   it('apt-get install ./…deb installs it, its DPDK libraries, the unit and the configuration', () => {
     // apt needs a path with a slash to take it for a file: as an operator types it.
-    execFileSync('apt-get', ['install', '-y', '-q', `./${path.basename(deb.path)}`], { cwd: path.dirname(deb.path), env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: 'ignore' });
+    execFileSync('apt-get', ['install', '-y', '-q', `./${path.basename(deb.path)}`], {
+      cwd: path.dirname(deb.path),
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      stdio: 'ignore',
+    });
     assert.equal(status(), 'install ok installed');
     const depends = run('dpkg-query', ['-W', '-f', '${Depends}', 'vhostnet-agent']);
-    for (const lib of ['librte-vhost23', 'librte-eal23', 'librte-mbuf23', 'librte-mempool-ring23', 'librte-net-af-packet23']) assert.ok(depends.includes(lib), `Depends lacks ${lib}: ${depends}`);
-    for (const dep of depends.split(', ').map((d) => d.split(' ')[0])) assert.match(run('dpkg-query', ['-W', '-f', '${Status}', dep]), /install ok installed/, dep);
+    for (const lib of ['librte-vhost23', 'librte-eal23', 'librte-mbuf23', 'librte-mempool-ring23', 'librte-net-af-packet23'])
+      assert.ok(depends.includes(lib), `Depends lacks ${lib}: ${depends}`);
+    for (const dep of depends.split(', ').map((d) => d.split(' ')[0]))
+      assert.match(run('dpkg-query', ['-W', '-f', '${Status}', dep]), /install ok installed/, dep);
     assert.match(run('dpkg-query', ['-W', '-f', '${Conffiles}', 'vhostnet-agent']), /\/etc\/vhostnet\/agent\.conf [0-9a-f]{32}/);
     assert.equal(fs.statSync('/etc/vhostnet/agent.token').mode & 0o777, 0o600);
     assert.match(fs.readFileSync('/etc/vhostnet/agent.token', 'utf8'), /^[0-9a-f]{64}\n$/);
@@ -143,6 +157,7 @@ describe('85 packaging: the vhostnet-agent .deb installed, run from its unit, re
     run('apt-get', ['purge', '-y', '-q', 'vhostnet-agent']);
     assert.equal(status(), 'not known');
     assert.ok(!alive(pid), 'the agent still runs after purge');
-    for (const p of ['/etc/vhostnet', '/var/lib/vhostnet', '/run/vhostnet', '/usr/lib/vhostnet', '/usr/bin/vhostnet-agent', UNIT]) assert.ok(!fs.existsSync(p), `${p} is still there`);
+    for (const p of ['/etc/vhostnet', '/var/lib/vhostnet', '/run/vhostnet', '/usr/lib/vhostnet', '/usr/bin/vhostnet-agent', UNIT])
+      assert.ok(!fs.existsSync(p), `${p} is still there`);
   });
 });

@@ -2,10 +2,11 @@
 import { strict as assert } from 'node:assert';
 import { checkListenPolicy, isLoopback } from '../../datapath/agent/listen-policy';
 
-describe('25 agent: the listen policy (TLS beyond loopback)', () => {
+describe('26 agent: the listen policy (TLS beyond loopback)', () => {
   it('allows a unix socket, loopback TCP, and TLS anywhere', () => {
     assert.equal(checkListenPolicy({ listen: 'unix:/run/vhostnet/agent.sock' }), undefined);
-    for (const l of ['tcp://127.0.0.1:8470', 'tcp://127.9.0.1:1', 'tcp://localhost:8470', 'tcp://[::1]:8470']) assert.equal(checkListenPolicy({ listen: l }), undefined, l);
+    for (const l of ['tcp://127.0.0.1:8470', 'tcp://127.9.0.1:1', 'tcp://localhost:8470', 'tcp://[::1]:8470'])
+      assert.equal(checkListenPolicy({ listen: l }), undefined, l);
     assert.equal(checkListenPolicy({ listen: 'tcp://0.0.0.0:8470', tlsCert: '/c', tlsKey: '/k' }), undefined);
   });
 
@@ -15,7 +16,10 @@ describe('25 agent: the listen policy (TLS beyond loopback)', () => {
   });
 
   it('--insecure-tcp allows it with a warning', () => {
-    assert.match(checkListenPolicy({ listen: 'tcp://0.0.0.0:8470', insecureTcp: true }) ?? '', /warning: --insecure-tcp: .*clear text on tcp:\/\/0\.0\.0\.0:8470/);
+    assert.match(
+      checkListenPolicy({ listen: 'tcp://0.0.0.0:8470', insecureTcp: true }) ?? '',
+      /warning: --insecure-tcp: .*clear text on tcp:\/\/0\.0\.0\.0:8470/,
+    );
   });
 
   it('a certificate needs its key and the other way round', () => {
@@ -24,6 +28,15 @@ describe('25 agent: the listen policy (TLS beyond loopback)', () => {
   });
 
   it('knows loopback addresses', () => {
-    assert.deepEqual(['127.0.0.1', '::1', '[::1]', '::ffff:127.0.0.1', 'LOCALHOST', '10.0.0.1', '::', '1.127.0.0'].map(isLoopback), [true, true, true, true, true, false, false, false]);
+    assert.deepEqual(['127.0.0.1', '::1', '[::1]', '::ffff:127.0.0.1', 'LOCALHOST', '10.0.0.1', '::', '1.127.0.0'].map(isLoopback), [
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 });

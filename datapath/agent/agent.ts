@@ -1,17 +1,17 @@
 // Assembles the agent: store, datapath (EAL started with the stored settings), control plane,
 // reconcile, API server. main.ts parses the command line; tests call startAgent directly.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as http from 'node:http';
-import { SettingsSpec } from '../api';
+import { SettingsSpec, type RunningSettings } from '../api';
 import type { NativeDatapath } from '../native/addon';
-import { Control, type RunningSettings } from './control';
+import { Control } from './control/plane';
+import { Guests } from './control/guests';
+import { Hugepages } from './control/hugepages';
 import { Datapath } from './datapath';
 import { GuestSupervisor } from './guest';
-import { Guests } from './guests';
-import { Hugepages } from './hugepages';
 import { EventLog, EventWatcher } from './events';
+import { cpuCount, hugepageMemory } from './host';
 import { ApiMetrics, dpdkVersion, dpdkWorkerThreads, serveMetrics } from './metrics';
 import { createServer, listen, routes, type ListenOptions } from './server';
 import { Store } from './store';
@@ -43,20 +43,12 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Free hugepage memory in MiB, from /proc/meminfo (default page size). */
-export function freeHugepageMb(): number {
-  const m = fs.readFileSync('/proc/meminfo', 'utf8');
-  const free = Number(/HugePages_Free:\s+(\d+)/.exec(m)?.[1] ?? 0);
-  const sizeKb = Number(/Hugepagesize:\s+(\d+) kB/.exec(m)?.[1] ?? 0);
-  return (free * sizeKb) / 1024;
-}
-
 export function runningSettings(stored: SettingsSpec | undefined): RunningSettings {
   const s = stored ?? SettingsSpec.parse({});
-  const ncpu = os.cpus().length;
+  const ncpu = cpuCount();
   return {
     pmdCpus: s.pmdCpus.length ? s.pmdCpus : [ncpu - 1],
-    hugepages: s.hugepages === 'on' || (s.hugepages === 'auto' && freeHugepageMb() >= s.memoryMb),
+    hugepages: s.hugepages === 'on' || (s.hugepages === 'auto' && hugepageMemory().freeMb >= s.memoryMb),
     memoryMb: s.memoryMb,
     vhostIommuSupport: s.vhostIommuSupport,
   };
@@ -76,7 +68,7 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
   const store = new Store(cfg.stateDir);
   const stored = store.get<SettingsSpec>('settings', 'global')?.spec;
   const running = runningSettings(stored);
-  const ncpu = os.cpus().length;
+  const ncpu = cpuCount();
   const eal = native.init({
     filePrefix: cfg.filePrefix,
     // The control path (Node's main thread, and what it starts) stays off the PMD cores when it can.
@@ -115,9 +107,9 @@ async function serve(
   const info = () => ({ version: AGENT_VERSION, schemaVersion: store.schemaVersion, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
   const events = new EventLog();
   const watcher = new EventWatcher(events, {
-    ports: () => control.ports(true),
-    guests: () => guests.guests(),
-    restartRequired: () => control.settings().restartRequired,
+    ports: () => control.ports.list(true),
+    guests: () => guests.list(),
+    restartRequired: () => control.settings.get().restartRequired,
   });
   watcher.start();
   const apiMetrics = new ApiMetrics();
@@ -126,10 +118,10 @@ async function serve(
   let metrics: { server: http.Server; endpoint: string } | undefined;
   if (cfg.metricsListen && cfg.metricsListen !== 'off') {
     const sources = {
-      ports: () => control.ports(true),
+      ports: () => control.ports.list(true),
       pmds: () => dp.pmdStats(),
-      bridges: () => control.bridges().map((b) => b.name),
-      guests: () => guests.guests(),
+      bridges: () => control.bridges.list().map((b) => b.name),
+      guests: () => guests.list(),
       api: apiMetrics,
       build: { version: AGENT_VERSION, dpdkVersion: dpdkVersion() },
       pmdThreads: dpdkWorkerThreads,

@@ -1,15 +1,16 @@
 // The agent's view of the native datapath: names to the addon's ids, and what is applied.
 // Everything here is control path; the addon's calls return promptly.
+import type { PortMode } from '../api';
 import type { FdbEntry, NativeDatapath, PmdStats, PortInfo } from '../native/addon';
 
-export interface AppliedPort {
+/** A vhost-user port as the datapath has it: the socket and the datapath's role on it. */
+export interface AppliedVhostUser {
   bridge: string;
-  mode: 'client' | 'server' | 'vxlan';
-  /** vhost-user: the socket; vxlan: the tunnel's parameters as JSON (a change re-creates it). */
+  mode: PortMode;
   path: string;
 }
 
-/** What the native createTunnel takes, MACs resolved. */
+/** A tunnel as the native createTunnel takes it, MACs resolved. */
 export interface AppliedTunnel {
   iface: string;
   localIp: string;
@@ -18,6 +19,26 @@ export interface AppliedTunnel {
   remoteMac: string;
   vni: number;
   udpPort: number;
+}
+
+export interface AppliedVxlan {
+  bridge: string;
+  mode: 'vxlan';
+  tunnel: AppliedTunnel;
+}
+
+/** What the datapath has for a port; a port whose wanted form differs is re-created. */
+export type AppliedPort = AppliedVhostUser | AppliedVxlan;
+
+/** Whether two applied forms are the same port (nothing to re-create). */
+export function sameApplied(a: AppliedPort | undefined, b: AppliedPort): boolean {
+  if (!a || a.bridge !== b.bridge || a.mode !== b.mode) return false;
+  if (a.mode === 'vxlan' || b.mode === 'vxlan') {
+    if (a.mode !== 'vxlan' || b.mode !== 'vxlan') return false;
+    const [x, y] = [a.tunnel, b.tunnel];
+    return (Object.keys(x) as (keyof AppliedTunnel)[]).every((k) => x[k] === y[k]);
+  }
+  return a.path === b.path;
 }
 
 export class Datapath {
@@ -58,20 +79,16 @@ export class Datapath {
     return [...this.ports.keys()];
   }
 
+  /** Creates the port in the datapath; the name must not be there (removePort first). */
   addPort(name: string, p: AppliedPort): void {
     const b = this.bridges.get(p.bridge);
     if (!b) throw new Error(`bridge ${p.bridge} is not in the datapath`);
-    if (p.mode === 'vxlan') throw new Error('a vxlan port is added with addTunnel');
-    const id = this.native.createPort({ bridge: b.id, mode: p.mode, path: p.path });
+    let id: number;
+    if (p.mode === 'vxlan') {
+      if (!this.native.createTunnel) throw new Error('this datapath has no tunnel support');
+      id = this.native.createTunnel({ bridge: b.id, ...p.tunnel });
+    } else id = this.native.createPort({ bridge: b.id, mode: p.mode, path: p.path });
     this.ports.set(name, { ...p, id });
-  }
-
-  addTunnel(name: string, bridge: string, t: AppliedTunnel): void {
-    const b = this.bridges.get(bridge);
-    if (!b) throw new Error(`bridge ${bridge} is not in the datapath`);
-    if (!this.native.createTunnel) throw new Error('this datapath has no tunnel support');
-    const id = this.native.createTunnel({ bridge: b.id, ...t });
-    this.ports.set(name, { bridge, mode: 'vxlan', path: JSON.stringify(t), id });
   }
 
   removePort(name: string): void {
@@ -90,15 +107,11 @@ export class Datapath {
     const b = this.bridges.get(bridge);
     if (!b) return [];
     const byId = new Map([...this.ports].map(([n, p]) => [p.id, n]));
-    return this.native
-      .fdb(b.id)
-      .map((e: FdbEntry) => ({ mac: e.mac, port: byId.get(e.port) ?? `#${e.port}`, ageSeconds: e.ageSeconds }));
+    return this.native.fdb(b.id).map((e: FdbEntry) => ({ mac: e.mac, port: byId.get(e.port) ?? `#${e.port}`, ageSeconds: e.ageSeconds }));
   }
 
   pmdStats(): (PmdStats & { rxQueueNames: string[] })[] {
     const byId = new Map([...this.ports].map(([n, p]) => [p.id, n]));
-    return this.native
-      .pmdStats()
-      .map((s) => ({ ...s, rxQueueNames: s.rxQueues.map((q) => `${byId.get(q.port) ?? q.port}:${q.queue}`) }));
+    return this.native.pmdStats().map((s) => ({ ...s, rxQueueNames: s.rxQueues.map((q) => `${byId.get(q.port) ?? q.port}:${q.queue}`) }));
   }
 }

@@ -5,11 +5,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { API_PREFIX, ApiError, EVENTS_MAX_WAIT, HTTP_STATUS, Name, invalid } from '../api';
-import type { ChangeOptions, Control } from './control';
+import { API_PREFIX, ApiError, EVENTS_MAX_WAIT, HTTP_STATUS, Name, invalid, type ChangeOptions } from '../api';
+import type { Control } from './control/plane';
+import type { Guests } from './control/guests';
+import type { Hugepages } from './control/hugepages';
 import type { Datapath } from './datapath';
-import type { Guests } from './guests';
-import type { Hugepages } from './hugepages';
 import type { EventLog } from './events';
 import type { ApiMetrics } from './metrics';
 
@@ -46,7 +46,9 @@ function changeOptions(q: URLSearchParams): ChangeOptions {
   };
   const ev = q.get('expectedVersion');
   if (ev !== null && !/^[1-9][0-9]*$/.test(ev))
-    throw new ApiError('invalid', 'invalid query: expectedVersion must be a whole number ≥ 1', [{ field: 'expectedVersion', rule: 'must be a whole number ≥ 1' }]);
+    throw new ApiError('invalid', 'invalid query: expectedVersion must be a whole number ≥ 1', [
+      { field: 'expectedVersion', rule: 'must be a whole number ≥ 1' },
+    ]);
   return { dryRun: flag('dryRun'), adopt: flag('adopt'), expectedVersion: ev === null ? undefined : Number(ev) };
 }
 
@@ -78,7 +80,7 @@ export function routes({ control, dp, guests, hugepages, info, events }: Service
     pattern: new RegExp(`^${API_PREFIX}${p.replace(/:[a-z]+/g, '([^/]+)')}$`),
     handler,
   });
-  const bridgeOf = (name: string) => (control.bridge(name), name);
+  const bridgeOf = (name: string) => (control.bridges.get(name), name);
   return [
     r('GET', '/health', () => ({ ok: true, ...info() })),
     r('GET', '/events', ({ query }) => {
@@ -86,23 +88,29 @@ export function routes({ control, dp, guests, hugepages, info, events }: Service
       return events.wait(since, waitMs);
     }),
     r('GET', '/state', () => ({ ...control.state(), guests: guests.specs(), hugepages: hugepages.specs() })),
-    r('GET', '/show', () => ({ ...info(), settings: control.settings(), bridges: control.bridges(), ports: control.ports(true), pmds: dp.pmdStats() })),
-    r('GET', '/settings', () => control.settings()),
-    r('PUT', '/settings', ({ body, query }) => control.putSettings(body, changeOptions(query))),
-    r('GET', '/bridges', () => control.bridges()),
-    r('GET', '/bridges/:name', ({ params }) => control.bridge(params[0])),
-    r('PUT', '/bridges/:name', ({ params, body, query }) => control.putBridge(params[0], body, changeOptions(query))),
-    r('DELETE', '/bridges/:name', ({ params, query }) => control.deleteBridge(params[0], changeOptions(query))),
+    r('GET', '/show', () => ({
+      ...info(),
+      settings: control.settings.get(),
+      bridges: control.bridges.list(),
+      ports: control.ports.list(true),
+      pmds: dp.pmdStats(),
+    })),
+    r('GET', '/settings', () => control.settings.get()),
+    r('PUT', '/settings', ({ body, query }) => control.settings.put(body, changeOptions(query))),
+    r('GET', '/bridges', () => control.bridges.list()),
+    r('GET', '/bridges/:name', ({ params }) => control.bridges.get(params[0])),
+    r('PUT', '/bridges/:name', ({ params, body, query }) => control.bridges.put(params[0], body, changeOptions(query))),
+    r('DELETE', '/bridges/:name', ({ params, query }) => control.bridges.delete(params[0], changeOptions(query))),
     r('GET', '/bridges/:name/fdb', ({ params }) => dp.fdb(bridgeOf(params[0]))),
-    r('GET', '/ports', ({ query }) => control.ports(query.get('status') !== 'false')),
-    r('GET', '/ports/:name', ({ params }) => control.port(params[0])),
-    r('PUT', '/ports/:name', ({ params, body, query }) => control.putPort(params[0], body, changeOptions(query))),
-    r('DELETE', '/ports/:name', ({ params, query }) => control.deletePort(params[0], changeOptions(query))),
+    r('GET', '/ports', ({ query }) => control.ports.list(query.get('status') !== 'false')),
+    r('GET', '/ports/:name', ({ params }) => control.ports.get(params[0])),
+    r('PUT', '/ports/:name', ({ params, body, query }) => control.ports.put(params[0], body, changeOptions(query))),
+    r('DELETE', '/ports/:name', ({ params, query }) => control.ports.delete(params[0], changeOptions(query))),
     r('GET', '/pmd', () => dp.pmdStats()),
-    r('GET', '/guests', () => guests.guests()),
-    r('GET', '/guests/:name', ({ params }) => guests.guest(params[0])),
-    r('PUT', '/guests/:name', ({ params, body, query }) => guests.putGuest(params[0], body, changeOptions(query))),
-    r('DELETE', '/guests/:name', ({ params, query }) => guests.deleteGuest(params[0], changeOptions(query))),
+    r('GET', '/guests', () => guests.list()),
+    r('GET', '/guests/:name', ({ params }) => guests.get(params[0])),
+    r('PUT', '/guests/:name', ({ params, body, query }) => guests.put(params[0], body, changeOptions(query))),
+    r('DELETE', '/guests/:name', ({ params, query }) => guests.delete(params[0], changeOptions(query))),
     r('GET', '/hugepages', () => hugepages.list()),
     r('GET', '/hugepages/:name', ({ params }) => hugepages.get(params[0])),
     r('PUT', '/hugepages/:name', ({ params, body, query }) => hugepages.put(params[0], body, changeOptions(query))),
@@ -160,7 +168,9 @@ function nameParam(raw: string): string {
   try {
     name = decodeURIComponent(raw);
   } catch {
-    throw new ApiError('invalid', `invalid name: ${JSON.stringify(raw)} is not valid percent-encoding`, [{ field: 'name', rule: 'must be valid percent-encoded UTF-8' }]);
+    throw new ApiError('invalid', `invalid name: ${JSON.stringify(raw)} is not valid percent-encoding`, [
+      { field: 'name', rule: 'must be valid percent-encoded UTF-8' },
+    ]);
   }
   const r = Name.safeParse(name);
   if (!r.success) throw invalid(r.error, 'name', 'name');
@@ -170,7 +180,10 @@ function nameParam(raw: string): string {
 /** Constant-time comparison of the presented bearer token with ours (hashes have equal length). */
 function authorized(req: http.IncomingMessage, token: string): boolean {
   const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-  const given = crypto.createHash('sha256').update(m ? m[1] : '').digest();
+  const given = crypto
+    .createHash('sha256')
+    .update(m ? m[1] : '')
+    .digest();
   const want = crypto.createHash('sha256').update(token).digest();
   return crypto.timingSafeEqual(given, want) && !!m;
 }
@@ -184,7 +197,8 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
     if (opts.apiMetrics)
       res.once('finish', () => opts.apiMetrics!.observe(req.method ?? 'GET', template, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     try {
-      if (tcp && !authorized(req, opts.token!)) throw new ApiError('unauthorized', 'missing or wrong bearer token', [{ field: 'authorization', rule: 'must be "Bearer <the agent\'s token>"' }]);
+      if (tcp && !authorized(req, opts.token!))
+        throw new ApiError('unauthorized', 'missing or wrong bearer token', [{ field: 'authorization', rule: 'must be "Bearer <the agent\'s token>"' }]);
       const url = new URL(req.url ?? '/', 'http://agent');
       const method = req.method ?? 'GET';
       let matched: Route | undefined;
@@ -201,10 +215,13 @@ export function createServer(table: Route[], opts: ListenOptions): http.Server {
         break;
       }
       if (!matched) {
-        if (!pathMatched) throw new ApiError('not_found', `no such endpoint: ${url.pathname}`, [{ field: 'path', rule: `must be an endpoint of the API under ${API_PREFIX}` }]);
+        if (!pathMatched)
+          throw new ApiError('not_found', `no such endpoint: ${url.pathname}`, [{ field: 'path', rule: `must be an endpoint of the API under ${API_PREFIX}` }]);
         const allowed = table.filter((r) => r.pattern.test(url.pathname)).map((r) => r.method);
         res.setHeader('allow', allowed.join(', '));
-        throw new ApiError('method_not_allowed', `${method} is not allowed on ${url.pathname}`, [{ field: 'method', rule: `must be one of ${allowed.join(', ')}` }]);
+        throw new ApiError('method_not_allowed', `${method} is not allowed on ${url.pathname}`, [
+          { field: 'method', rule: `must be one of ${allowed.join(', ')}` },
+        ]);
       }
       const body = method === 'PUT' || method === 'POST' ? await readBody(req) : undefined;
       send(res, 200, await matched.handler({ params, query: url.searchParams, body }));

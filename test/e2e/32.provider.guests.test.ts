@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { GuestState } from '../../datapath/agent/guests';
+import type { GuestVmState as GuestState } from '../../datapath/api';
 import { AgentProcess } from '../helpers/agent-process';
 import { EXTRA_PAGES, guestStack, nrHugepages, type GuestStack } from '../helpers/guest-stack';
 import { guestImage } from '../helpers/guest-image';

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AgentError, VhostUserPortState } from '../../datapath/api';
-import type { GuestState } from '../../datapath/agent/guests';
+import type { GuestVmState as GuestState } from '../../datapath/api';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
 import { freeHugepages, guestPings, pingingGuest, readConsole } from '../helpers/qemu-guest';
 

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AgentError, PortState } from '../../datapath/api';
-import type { GuestState } from '../../datapath/agent/guests';
+import type { GuestVmState as GuestState } from '../../datapath/api';
 import { LibvirtBackend } from '../../datapath/agent/guest/libvirt-backend';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
 import { guestPings, pingingGuest } from '../helpers/qemu-guest';

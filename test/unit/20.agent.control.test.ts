@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiError } from '../../datapath/api';
-import { Control } from '../../datapath/agent/control';
+import { Control } from '../../datapath/agent/control/plane';
 import { Datapath } from '../../datapath/agent/datapath';
+import { Hugepages } from '../../datapath/agent/control/hugepages';
 import { Store } from '../../datapath/agent/store';
 import { FakeNative } from '../helpers/fake-native';
 
@@ -14,7 +15,12 @@ describe('20 agent control plane (own logic, fake addon)', () => {
   let native: FakeNative;
   let control: Control;
   const running = { pmdCpus: [1], hugepages: true, memoryMb: 256, vhostIommuSupport: false };
-  const port = (name: string, extra: object = {}) => ({ bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(dir, 'q', `${name}.sock`), ...extra });
+  const port = (name: string, extra: object = {}) => ({
+    bridge: 'br0',
+    type: 'dpdkvhostuserclient',
+    vhostServerPath: path.join(dir, 'q', `${name}.sock`),
+    ...extra,
+  });
   const snapshot = () => JSON.stringify(control.state());
 
   beforeEach(() => {
@@ -22,7 +28,7 @@ describe('20 agent control plane (own logic, fake addon)', () => {
     store = new Store(path.join(dir, 'state'));
     native = new FakeNative();
     control = new Control(store, new Datapath(native), { runDir: path.join(dir, 'run'), allowedSocketDirs: [dir], log: () => {} }, running);
-    control.putBridge('br0', {});
+    control.bridges.put('br0', {});
   });
   afterEach(() => {
     store.close();
@@ -30,93 +36,176 @@ describe('20 agent control plane (own logic, fake addon)', () => {
   });
 
   it('is idempotent: the same spec twice changes nothing', () => {
-    const a = control.putPort('p0', port('p0'));
+    const a = control.ports.put('p0', port('p0'));
     assert.equal(a.changes[0].op, 'create');
-    const b = control.putPort('p0', port('p0'));
+    const b = control.ports.put('p0', port('p0'));
     assert.equal(b.changes[0].op, 'none');
     assert.equal(b.object!.version, a.object!.version);
     assert.equal(native.calls.filter((c) => c.startsWith('createPort')).length, 1);
   });
 
   it('a dry run answers what would change and whether it disrupts traffic, and changes nothing', () => {
-    control.putPort('p0', port('p0'));
+    control.ports.put('p0', port('p0'));
     const before = snapshot();
     const calls = native.calls.length;
-    const r = control.putPort('p0', port('p0', { vhostServerPath: path.join(dir, 'q', 'other.sock') }), { dryRun: true });
+    const r = control.ports.put('p0', port('p0', { vhostServerPath: path.join(dir, 'q', 'other.sock') }), { dryRun: true });
     assert.equal(r.changes[0].op, 'replace');
     assert.equal(r.changes[0].disruptive, true);
-    assert.equal(control.putPort('p0', port('p0', { queues: 2 }), { dryRun: true }).changes[0].disruptive, false);
+    assert.equal(control.ports.put('p0', port('p0', { queues: 2 }), { dryRun: true }).changes[0].disruptive, false);
     assert.equal(snapshot(), before);
     assert.equal(native.calls.length, calls);
   });
 
   it('a change the datapath refuses leaves the previous state whole', () => {
-    control.putPort('p0', port('p0'));
+    control.ports.put('p0', port('p0'));
     const before = snapshot();
     native.failCreatePort = /x\.sock|p1\.sock/;
-    assert.throws(() => control.putPort('p0', port('p0', { vhostServerPath: path.join(dir, 'q', 'x.sock') })), (e: ApiError) => e.code === 'datapath');
-    assert.throws(() => control.putPort('p1', port('p1')), (e: ApiError) => e.code === 'datapath');
+    assert.throws(
+      () => control.ports.put('p0', port('p0', { vhostServerPath: path.join(dir, 'q', 'x.sock') })),
+      (e: ApiError) => e.code === 'datapath',
+    );
+    assert.throws(
+      () => control.ports.put('p1', port('p1')),
+      (e: ApiError) => e.code === 'datapath',
+    );
     assert.equal(snapshot(), before);
     native.failCreatePort = undefined;
     // the old port was put back in the datapath
-    assert.deepEqual([...native.ports.values()].map((p) => p.path), [path.join(dir, 'q', 'p0.sock')]);
+    assert.deepEqual(
+      [...native.ports.values()].map((p) => p.path),
+      [path.join(dir, 'q', 'p0.sock')],
+    );
   });
 
   it('refuses a server-port name with "/" and changes nothing', () => {
     const before = snapshot();
-    assert.throws(() => control.putPort('a/b', { bridge: 'br0', type: 'dpdkvhostuser' }), (e: ApiError) => e.code === 'invalid' && e.issues![0].field === 'name');
+    assert.throws(
+      () => control.ports.put('a/b', { bridge: 'br0', type: 'dpdkvhostuser' }),
+      (e: ApiError) => e.code === 'invalid' && e.issues![0].field === 'name',
+    );
     assert.equal(snapshot(), before);
   });
 
   it('puts server sockets at <run dir>/<vhostSockDir>/<name> and warns they are deprecated', () => {
-    const r = control.putPort('s0', { bridge: 'br0', type: 'dpdkvhostuser' });
+    const r = control.ports.put('s0', { bridge: 'br0', type: 'dpdkvhostuser' });
     assert.ok(r.object!.type === 'dpdkvhostuser');
     assert.equal(r.object!.socketPath, path.join(dir, 'run', 's0'));
     assert.match(r.warnings[0], /deprecated/);
-    control.putSettings({ vhostSockDir: 'socks' });
-    const moved = control.port('s0', false);
+    control.settings.put({ vhostSockDir: 'socks' });
+    const moved = control.ports.get('s0', false);
     assert.ok(moved.type === 'dpdkvhostuser');
     assert.equal(moved.socketPath, path.join(dir, 'run', 'socks', 's0'));
     assert.ok(native.calls.includes(`createPort server ${path.join(dir, 'run', 'socks', 's0')}`));
   });
 
   it('refuses socket paths outside the allowed directories or through a symlink', () => {
-    assert.throws(() => control.putPort('p0', port('p0', { vhostServerPath: '/etc/p0.sock' })), /allowed socket directories/);
+    assert.throws(() => control.ports.put('p0', port('p0', { vhostServerPath: '/etc/p0.sock' })), /allowed socket directories/);
     fs.symlinkSync('/etc', path.join(dir, 'link'));
-    assert.throws(() => control.putPort('p0', port('p0', { vhostServerPath: path.join(dir, 'link', 'p0.sock') })), /symlink/);
+    assert.throws(() => control.ports.put('p0', port('p0', { vhostServerPath: path.join(dir, 'link', 'p0.sock') })), /symlink/);
   });
 
   it('refuses two ports on one socket', () => {
-    control.putPort('p0', port('p0'));
-    assert.throws(() => control.putPort('p1', port('p0')), (e: ApiError) => e.code === 'conflict');
+    control.ports.put('p0', port('p0'));
+    assert.throws(
+      () => control.ports.put('p1', port('p0')),
+      (e: ApiError) => e.code === 'conflict',
+    );
   });
 
   it('refuses a port on a bridge that does not exist, and deleting a bridge that has ports', () => {
-    assert.throws(() => control.putPort('p0', port('p0', { bridge: 'nope' })), (e: ApiError) => e.issues![0].field === 'bridge');
-    control.putPort('p0', port('p0'));
-    assert.throws(() => control.deleteBridge('br0'), (e: ApiError) => e.code === 'conflict');
+    assert.throws(
+      () => control.ports.put('p0', port('p0', { bridge: 'nope' })),
+      (e: ApiError) => e.issues![0].field === 'bridge',
+    );
+    control.ports.put('p0', port('p0'));
+    assert.throws(
+      () => control.bridges.delete('br0'),
+      (e: ApiError) => e.code === 'conflict',
+    );
   });
 
   it('detects concurrent changes by version, and ownership by another stack', () => {
-    const v = control.putPort('p0', port('p0', { owner: 'stackA' })).object!.version;
-    control.putPort('p0', port('p0', { owner: 'stackA', queues: 2, expectedVersion: v }));
-    assert.throws(() => control.putPort('p0', port('p0', { owner: 'stackA', queues: 3, expectedVersion: v })), (e: ApiError) => e.code === 'conflict');
-    assert.throws(() => control.putPort('p0', port('p0', { owner: 'stackB' })), (e: ApiError) => e.code === 'conflict');
-    assert.equal(control.putPort('p0', port('p0', { owner: 'stackB' }), { adopt: true }).object!.owner, 'stackB');
+    const v = control.ports.put('p0', port('p0', { owner: 'stackA' })).object!.version;
+    control.ports.put('p0', port('p0', { owner: 'stackA', queues: 2, expectedVersion: v }));
+    assert.throws(
+      () => control.ports.put('p0', port('p0', { owner: 'stackA', queues: 3, expectedVersion: v })),
+      (e: ApiError) => e.code === 'conflict',
+    );
+    assert.throws(
+      () => control.ports.put('p0', port('p0', { owner: 'stackB' })),
+      (e: ApiError) => e.code === 'conflict',
+    );
+    assert.equal(control.ports.put('p0', port('p0', { owner: 'stackB' }), { adopt: true }).object!.owner, 'stackB');
   });
 
   it('says which settings need a restart', () => {
-    const r = control.putSettings({ vhostIommuSupport: true, pmdMaxSleepUs: 50 });
+    const r = control.settings.put({ vhostIommuSupport: true, pmdMaxSleepUs: 50 });
     assert.deepEqual(r.changes[0].restartRequired, ['vhostIommuSupport']);
-    assert.deepEqual(control.settings().restartRequired, ['vhostIommuSupport']);
+    assert.deepEqual(control.settings.get().restartRequired, ['vhostIommuSupport']);
   });
 
   it('rebuilds the datapath from the store after a restart', () => {
-    control.putPort('p0', port('p0'));
-    control.putPort('s0', { bridge: 'br0', type: 'dpdkvhostuser' });
+    control.ports.put('p0', port('p0'));
+    control.ports.put('s0', { bridge: 'br0', type: 'dpdkvhostuser' });
     const native2 = new FakeNative();
     const again = new Control(store, new Datapath(native2), { runDir: path.join(dir, 'run'), allowedSocketDirs: [dir], log: () => {} }, running);
     again.reconcile();
     assert.deepEqual([...native2.ports.values()].map((p) => p.mode).sort(), ['client', 'server']);
+  });
+
+  it('a port keeps its class: a client port cannot become a vxlan port, and nothing changes', () => {
+    control.ports.put('p0', port('p0'));
+    const before = snapshot();
+    const vx = {
+      bridge: 'br0',
+      type: 'vxlan',
+      vni: 9,
+      underlay: { iface: 'lo', localIp: '169.254.9.1', remoteIp: '169.254.9.2', remoteMac: '02:00:00:00:09:02' },
+    };
+    assert.throws(
+      () => control.ports.put('p0', vx),
+      (e: ApiError) => e.code === 'conflict' && e.issues![0].field === 'type',
+    );
+    assert.equal(snapshot(), before);
+  });
+
+  it('a tunnel the datapath cannot make is refused naming the underlay, and nothing is stored', () => {
+    const before = snapshot();
+    // The fake addon has no tunnels: the datapath refuses, as a real one refuses an unusable underlay.
+    const vx = {
+      bridge: 'br0',
+      type: 'vxlan',
+      vni: 9,
+      underlay: { iface: 'lo', localIp: '169.254.9.1', remoteIp: '169.254.9.2', remoteMac: '02:00:00:00:09:02' },
+    };
+    assert.throws(
+      () => control.ports.put('vx0', vx),
+      (e: ApiError) => e.code === 'datapath' && e.issues![0].field === 'underlay',
+    );
+    assert.equal(snapshot(), before);
+  });
+
+  it('a hugepage reservation is its own kind of change, with the version check of every kind', () => {
+    const sysfs = path.join(dir, 'sys');
+    const pool = path.join(sysfs, 'kernel/mm/hugepages/hugepages-2048kB');
+    fs.mkdirSync(pool, { recursive: true });
+    fs.writeFileSync(path.join(pool, 'nr_hugepages'), '4');
+    fs.writeFileSync(path.join(pool, 'free_hugepages'), '4');
+    const hp = new Hugepages(store, sysfs, () => {});
+    const dry = hp.put('h0', { pages: 8 }, { dryRun: true });
+    assert.deepEqual(
+      dry.changes.map((c) => [c.op, c.kind, c.name]),
+      [['create', 'hugepages', 'h0']],
+    );
+    assert.equal(fs.readFileSync(path.join(pool, 'nr_hugepages'), 'utf8'), '4', 'a dry run reserves nothing');
+    const made = hp.put('h0', { pages: 8 });
+    assert.equal(made.object!.found, 4);
+    assert.equal(fs.readFileSync(path.join(pool, 'nr_hugepages'), 'utf8'), '8');
+    assert.throws(
+      () => hp.put('h0', { pages: 6, expectedVersion: 7 }),
+      (e: ApiError) => e.code === 'conflict' && e.issues![0].field === 'expectedVersion',
+    );
+    assert.equal(hp.delete('h0').changes[0].kind, 'hugepages');
+    assert.equal(fs.readFileSync(path.join(pool, 'nr_hugepages'), 'utf8'), '4', 'delete gives back what was found');
   });
 });

@@ -7,41 +7,27 @@ import {
   ApiError,
   GuestVmSpec,
   pairNics,
-  parse,
-  portMode,
+  type ChangeOptions,
   type ChangeResult,
   type GuestSpec,
+  type GuestVmState,
   type PlannedChange,
-  type PortEnd,
-  type PortSpec,
-} from '../api';
-import type { Control } from './control';
-import { guestBackends, type BackendGuestStatus, type GuestBackends, type GuestSupervisor } from './guest';
-import type { Store } from './store';
+  type Stored,
+} from '../../api';
+import { guestBackends, type GuestBackends, type GuestSupervisor } from '../guest';
+import { hugepageMemory } from '../host';
+import type { Store, StoredObject } from '../store';
+import { ChangeSequence, diffFields, type AsyncObjectClass, type AsyncPlan } from './change';
+import type { Control } from './plane';
 
-export interface GuestState extends Omit<GuestVmSpec, 'expectedVersion'> {
-  version: number;
-  /** The QEMU command line the agent runs (binary first). */
-  qemuCommand: string[];
-  /** The equivalent libvirt domain XML. */
-  libvirtXml: string;
-  notes: string[];
-  status?: BackendGuestStatus;
-}
+type StoredGuest = Stored<GuestVmSpec>;
 
-function isVhostPort(spec: { type: string }): boolean {
-  return spec.type === 'dpdkvhostuserclient' || spec.type === 'dpdkvhostuser';
-}
-
-/** Free hugepage memory of the default size, MiB, and the page size, from /proc/meminfo. */
-function hugepageMemory(): { freeMb: number; totalMb: number; pageMb: number } {
-  const m = fs.readFileSync('/proc/meminfo', 'utf8');
-  const num = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(m)?.[1] ?? 0);
-  const pageMb = num('Hugepagesize') / 1024;
-  return { freeMb: num('HugePages_Free') * pageMb, totalMb: num('HugePages_Total') * pageMb, pageMb };
-}
-
-export class Guests {
+export class Guests implements AsyncObjectClass<GuestVmSpec, StoredGuest, GuestVmState> {
+  readonly kind = 'guest';
+  readonly what = 'guest';
+  readonly schema = GuestVmSpec;
+  readonly named = true;
+  private readonly changes: ChangeSequence;
   /** One change at a time: QEMU starts and stops are slow and must not interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   /** Who runs each guest's QEMU: the spec's `backend` picks one here (see guest/backend.ts). */
@@ -55,12 +41,16 @@ export class Guests {
     private readonly opts: { socketGid?: number; log?: (m: string) => void; backends?: GuestBackends },
   ) {
     this.backends = opts.backends ?? guestBackends(supervisor);
+    this.changes = new ChangeSequence(store, (m) => this.log(m));
   }
 
   /** Refuses a backend this host cannot run (dry runs too): 'qemu' always can. */
   private async checkBackend(spec: GuestSpec): Promise<void> {
     const no = await this.backends.of(spec).unavailable();
-    if (no) throw new ApiError('invalid', `invalid guest: backend must be 'qemu' on this host: ${no.why}`, [{ field: 'backend', rule: `must be 'qemu' where ${no.missing}: ${no.why}` }]);
+    if (no)
+      throw new ApiError('invalid', `invalid guest: backend must be 'qemu' on this host: ${no.why}`, [
+        { field: 'backend', rule: `must be 'qemu' where ${no.missing}: ${no.why}` },
+      ]);
   }
 
   /** Whether the guest's QEMU runs, whichever backend started it. */
@@ -90,24 +80,21 @@ export class Guests {
     return run;
   }
 
-  private portEnd = (name: string): PortEnd | undefined => {
-    const p = this.store.get<PortSpec>('port', name);
-    if (!p || !isVhostPort(p.spec)) return undefined;
-    const s = this.control.port(name, false);
-    if (s.type === 'vxlan') return undefined;
-    return { name, socketPath: s.socketPath, mode: portMode(s.type), queues: s.queues, mac: s.mac };
-  };
-
   /** Pairs NICs with ports and returns the spec QEMU runs; refuses what cannot work, naming fields. */
-  private resolve(spec: Omit<GuestVmSpec, 'expectedVersion'>): GuestSpec {
-    const paired = pairNics(spec.nics, this.portEnd);
+  private resolve(spec: StoredGuest): GuestSpec {
+    const ports = this.control.ports;
+    const paired = pairNics(spec.nics, (name) => ports.guestEnd(name));
     const { nics } = paired;
-    // A tunnel port has no socket: say so, rather than "does not exist".
-    const tunnels = new Set(spec.nics.map((n, i) => (this.store.get<{ type: string }>('port', n.port)?.spec.type === 'vxlan' ? `nics.${i}.port` : '')).filter(Boolean));
-    const problems = paired.problems.filter((p) => !tunnels.has(p.field));
-    for (const field of tunnels) problems.push({ field, rule: 'must name a vhost-user port (a vxlan tunnel port carries no guest)' });
+    // A port no guest plugs into (a tunnel) has no socket: say so, rather than "does not exist".
+    const plugless = new Map<string, string>();
+    spec.nics.forEach((n, i) => {
+      const p = ports.current(n.port);
+      if (p && !ports.guestEnd(n.port)) plugless.set(`nics.${i}.port`, p.spec.type);
+    });
+    const problems = paired.problems.filter((p) => !plugless.has(p.field));
+    for (const [field, type] of plugless) problems.push({ field, rule: `must name a vhost-user port (a ${type} port carries no guest)` });
     // Two guests on one socket: the second QEMU could never connect.
-    for (const g of this.store.list<GuestVmSpec>('guest')) {
+    for (const g of this.store.list<StoredGuest>('guest')) {
       if (g.name === spec.name) continue;
       for (const n of g.spec.nics)
         spec.nics.forEach((mine, i) => {
@@ -116,7 +103,7 @@ export class Guests {
     }
     if (problems.length) throw new ApiError('invalid', `invalid guest: ${problems.map((p) => `${p.field} ${p.rule}`).join('; ')}`, problems);
     const { owner: _o, nics: _n, ...rest } = spec;
-    return { ...rest, nics } as GuestSpec;
+    return { ...rest, nics };
   }
 
   /** Host checks a dry run makes too: hugepages, PMD cores, socket directories. */
@@ -124,8 +111,7 @@ export class Guests {
     const problems: { field: string; rule: string }[] = [];
     const hp = hugepageMemory();
     const reclaim = replacing && replacingRuns ? replacing.memoryMb : 0;
-    if (spec.memoryMb % hp.pageMb !== 0)
-      problems.push({ field: 'memoryMb', rule: `must be a multiple of the hugepage size (${hp.pageMb} MiB)` });
+    if (spec.memoryMb % hp.pageMb !== 0) problems.push({ field: 'memoryMb', rule: `must be a multiple of the hugepage size (${hp.pageMb} MiB)` });
     if (spec.memoryMb > hp.freeMb + reclaim)
       problems.push({
         field: 'memoryMb',
@@ -134,7 +120,8 @@ export class Guests {
     const pmds = this.control.running.pmdCpus;
     (spec.pinning?.vcpus ?? []).forEach((cpus, i) => {
       const clash = cpus.filter((c) => pmds.includes(c));
-      if (clash.length) problems.push({ field: `pinning.vcpus.${i}`, rule: `must not use the PMD cores (${clash.join(',')}): a vCPU there starves the datapath` });
+      if (clash.length)
+        problems.push({ field: `pinning.vcpus.${i}`, rule: `must not use the PMD cores (${clash.join(',')}): a vCPU there starves the datapath` });
     });
     const clashE = (spec.pinning?.emulator ?? []).filter((c) => pmds.includes(c));
     if (clashE.length) problems.push({ field: 'pinning.emulator', rule: `must not use the PMD cores (${clashE.join(',')})` });
@@ -149,100 +136,101 @@ export class Guests {
         problems.push({ field: `nics.${i}.socketPath`, rule: `must be in a directory QEMU can write (${at} is not writable)` });
       }
     });
-    if (problems.length) throw new ApiError('invalid', `guest ${spec.name} cannot run here: ${problems.map((p) => `${p.field} ${p.rule}`).join('; ')}`, problems);
+    if (problems.length)
+      throw new ApiError('invalid', `guest ${spec.name} cannot run here: ${problems.map((p) => `${p.field} ${p.rule}`).join('; ')}`, problems);
   }
 
-  private async render(name: string, spec: Omit<GuestVmSpec, 'expectedVersion'>, version: number, withStatus: boolean): Promise<GuestState> {
+  private async render(name: string, spec: StoredGuest, version: number, withStatus: boolean): Promise<GuestVmState> {
     const resolved = this.resolve(spec);
     const plan = await this.supervisor.plan(resolved);
     const backend = this.backends.of(plan.spec);
-    const state: GuestState = { ...spec, version, qemuCommand: [plan.command.binary, ...plan.command.argv], ...backend.definition(plan.spec, plan.command.notes) };
+    const state: GuestVmState = {
+      ...spec,
+      version,
+      qemuCommand: [plan.command.binary, ...plan.command.argv],
+      ...backend.definition(plan.spec, plan.command.notes),
+    };
     const status = withStatus ? await backend.status(plan.spec) : undefined;
     if (status) state.status = status;
     return state;
   }
 
   /** Stored specs only, for /state: what a dry run must leave byte-for-byte. */
-  specs(): (GuestVmSpec & { version: number })[] {
-    return this.store.list<GuestVmSpec>('guest').map((g) => ({ ...g.spec, version: g.version }));
+  specs(): (StoredGuest & { version: number })[] {
+    return this.store.list<StoredGuest>('guest').map((g) => ({ ...g.spec, version: g.version }));
   }
 
-  async guest(name: string): Promise<GuestState> {
-    const g = this.store.get<GuestVmSpec>('guest', name);
+  current(name: string): StoredObject<StoredGuest> | undefined {
+    return this.store.get<StoredGuest>('guest', name);
+  }
+
+  async get(name: string): Promise<GuestVmState> {
+    const g = this.current(name);
     if (!g) throw new ApiError('not_found', `guest ${name} does not exist`);
     return this.render(name, g.spec, g.version, true);
   }
 
-  async guests(): Promise<GuestState[]> {
-    return Promise.all(this.store.list<GuestVmSpec>('guest').map((g) => this.render(g.name, g.spec, g.version, true)));
+  async list(): Promise<GuestVmState[]> {
+    return Promise.all(this.store.list<StoredGuest>('guest').map((g) => this.render(g.name, g.spec, g.version, true)));
   }
 
-  putGuest(name: string, input: unknown, o: { dryRun?: boolean; adopt?: boolean } = {}): Promise<ChangeResult<GuestState>> {
-    return this.serial(async () => {
-      const body = input && typeof input === 'object' && !Array.isArray(input) ? { ...(input as object), name } : input;
-      const { expectedVersion, ...spec } = parse(GuestVmSpec, body, 'guest');
-      const cur = this.store.get<GuestVmSpec>('guest', name);
-      if (expectedVersion !== undefined && expectedVersion !== (cur?.version ?? 0))
-        throw new ApiError('conflict', `guest ${name} is at version ${cur?.version ?? 0}, not ${expectedVersion}`, [{ field: 'expectedVersion', rule: `must be the current version (${cur?.version ?? 0})` }]);
-      if (cur?.spec.owner && spec.owner && cur.spec.owner !== spec.owner && !o.adopt)
-        throw new ApiError('conflict', `guest ${name} is managed by ${cur.spec.owner}; adopt it to take it over`, [{ field: 'owner', rule: `must be ${cur.spec.owner}, or adopt on purpose` }]);
-      const resolved = this.resolve(spec);
-      const old = cur ? this.resolve(cur.spec) : undefined;
-      const same = !!cur && JSON.stringify(cur.spec) === JSON.stringify(spec);
-      const running = await this.isRunning(resolved);
-      const restart = !!cur && JSON.stringify(old) !== JSON.stringify(resolved);
-      const change: PlannedChange = {
-        op: !cur ? 'create' : same ? 'none' : restart ? 'replace' : 'update',
-        kind: 'guest',
-        name,
-        diff: Object.keys({ ...cur?.spec, ...spec })
-          .filter((k) => JSON.stringify((cur?.spec as Record<string, unknown> | undefined)?.[k]) !== JSON.stringify((spec as Record<string, unknown>)[k]))
-          .map((k) => ({ field: k, from: (cur?.spec as Record<string, unknown> | undefined)?.[k], to: (spec as Record<string, unknown>)[k] })),
-        disruptive: restart && running,
-        ...(restart ? { why: 'the guest restarts with the new command line' } : {}),
-      };
-      if (change.op === 'create' || restart) {
-        await this.checkBackend(resolved);
-        this.checkHost(resolved, old, !!old && (await this.isRunning(old)));
-      }
-      const nextVersion = (cur?.version ?? 0) + (change.op === 'none' ? 0 : 1);
-      if (o.dryRun || change.op === 'none')
-        return { dryRun: !!o.dryRun, changes: [change], object: await this.render(name, spec, nextVersion, !o.dryRun), warnings: [] };
-
-      const version = this.store.transaction(() => this.store.put('guest', name, spec));
-      try {
-        if (restart) await this.stopGuest(name);
-        if (change.op === 'create' || restart) await this.startGuest(resolved);
-      } catch (e) {
-        // Nothing acknowledged: put back what was stored (and its guest, if it was running).
-        this.store.transaction(() => (cur ? this.store.put('guest', name, cur.spec) : this.store.delete('guest', name)));
-        if (old && restart && !(await this.isRunning(old))) await this.startGuest(old).catch(() => undefined);
-        throw new ApiError('datapath', `guest ${name} did not start: ${(e as Error).message}`);
-      }
-      this.log(`guest ${name} ${change.op}d`);
-      return { dryRun: false, changes: [change], object: await this.render(name, spec, version, true), warnings: [] };
-    });
+  put(name: string, input: unknown, o: ChangeOptions = {}): Promise<ChangeResult<GuestVmState>> {
+    return this.serial(() => this.changes.putAsync(this, name, input, o));
   }
 
-  deleteGuest(name: string, o: { dryRun?: boolean } = {}): Promise<ChangeResult<GuestState>> {
-    return this.serial(async () => {
-      const cur = this.store.get<GuestVmSpec>('guest', name);
-      if (!cur) return { dryRun: !!o.dryRun, changes: [{ op: 'none', kind: 'guest', name, diff: [], disruptive: false }], warnings: [] };
-      const change: PlannedChange = { op: 'delete', kind: 'guest', name, diff: [], disruptive: true, why: 'the guest is stopped' };
-      if (o.dryRun) return { dryRun: true, changes: [change], warnings: [] };
-      // The store first: a crash after it leaves a guest the next start stops (reconcile).
-      this.store.transaction(() => this.store.delete('guest', name));
-      await this.stopGuest(name);
-      this.log(`guest ${name} deleted`);
-      return { dryRun: false, changes: [change], warnings: [] };
-    });
+  delete(name: string, o: ChangeOptions = {}): Promise<ChangeResult<GuestVmState>> {
+    return this.serial(() => this.changes.removeAsync(this, name, o));
+  }
+
+  async plan(name: string, spec: StoredGuest, cur: StoredObject<StoredGuest> | undefined): Promise<AsyncPlan<GuestVmState>> {
+    const resolved = this.resolve(spec);
+    const old = cur ? this.resolve(cur.spec) : undefined;
+    const diff = diffFields(cur?.spec, spec);
+    const restart = !!cur && JSON.stringify(old) !== JSON.stringify(resolved);
+    const change: PlannedChange = {
+      op: !cur ? 'create' : !diff.length ? 'none' : restart ? 'replace' : 'update',
+      kind: 'guest',
+      name,
+      diff,
+      disruptive: restart && (await this.isRunning(resolved)),
+      ...(restart ? { why: 'the guest restarts with the new command line' } : {}),
+    };
+    if (change.op === 'create' || restart) {
+      await this.checkBackend(resolved);
+      this.checkHost(resolved, old, !!old && (await this.isRunning(old)));
+    }
+    return {
+      changes: [change],
+      stored: spec,
+      object: (version, live) => this.render(name, spec, version, live),
+      apply: async () => {
+        try {
+          if (restart) await this.stopGuest(name);
+          if (change.op === 'create' || restart) await this.startGuest(resolved);
+        } catch (e) {
+          throw new ApiError('datapath', `guest ${name} did not start: ${(e as Error).message}`);
+        }
+      },
+      // Nothing acknowledged: the store is put back, and the guest that ran before runs again.
+      undo: async () => {
+        if (old && restart && !(await this.isRunning(old))) await this.startGuest(old);
+      },
+    };
+  }
+
+  planDelete(name: string): { change: PlannedChange; apply(): Promise<void> } {
+    return {
+      change: { op: 'delete', kind: 'guest', name, diff: [], disruptive: true, why: 'the guest is stopped' },
+      apply: () => this.stopGuest(name),
+    };
   }
 
   /** At start: finds running guests again, stops those no longer stored, starts stored ones never started. */
   async reconcile(): Promise<void> {
-    const stored = new Map(this.store.list<GuestVmSpec>('guest').map((g) => [g.name, g.spec]));
+    const stored = new Map(this.store.list<StoredGuest>('guest').map((g) => [g.name, g.spec]));
     const kept = new Map<string, Set<string>>();
-    for (const b of this.backends.all()) kept.set(b.name, new Set(await b.adopt().catch((e: Error) => (this.log(`${b.name} guests not adopted: ${e.message}`), []))));
+    for (const b of this.backends.all())
+      kept.set(b.name, new Set(await b.adopt().catch((e: Error) => (this.log(`${b.name} guests not adopted: ${e.message}`), []))));
     // A guest no longer stored, or stored for another backend, is stopped where it runs.
     for (const b of this.backends.all())
       for (const name of await b.list()) {

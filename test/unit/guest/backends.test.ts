@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GuestVmSpec, parse, type GuestSpec } from '../../../datapath/api';
-import { Control } from '../../../datapath/agent/control';
+import { Control } from '../../../datapath/agent/control/plane';
 import { Datapath } from '../../../datapath/agent/datapath';
 import {
   GuestBackends,
@@ -15,7 +15,7 @@ import {
   type GuestBackend,
   type GuestBackendName,
 } from '../../../datapath/agent/guest';
-import { Guests } from '../../../datapath/agent/guests';
+import { Guests } from '../../../datapath/agent/control/guests';
 import { Store } from '../../../datapath/agent/store';
 import { FakeNative } from '../../helpers/fake-native';
 
@@ -79,8 +79,8 @@ describe('guest backends: the one place a guest is dispatched (own logic)', () =
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-backends-'));
     store = new Store(path.join(dir, 'state'), { log: () => {} });
     control = new Control(store, new Datapath(new FakeNative()), { runDir: path.join(dir, 'run'), allowedSocketDirs: [dir], log: () => {} }, running);
-    control.putBridge('br0', {});
-    for (const p of ['pa', 'pb', 'pc']) control.putPort(p, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(dir, 'q', `${p}.sock`) });
+    control.bridges.put('br0', {});
+    for (const p of ['pa', 'pb', 'pc']) control.ports.put(p, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(dir, 'q', `${p}.sock`) });
     supervisor = new GuestSupervisor({ stateDir: path.join(dir, 'guests'), detectVersion: async () => parseQemuVersion('QEMU emulator version 7.2.0') });
   });
   afterEach(() => {
@@ -106,13 +106,13 @@ describe('guest backends: the one place a guest is dispatched (own logic)', () =
     const libvirt = new RecordingBackend('libvirt');
     const guests = make(qemu, libvirt);
     // 64 MiB: the put checks the host's free hugepages (scripts/setup.sh reserves them).
-    const r = await guests.putGuest('b', { memoryMb: 64, accel: 'tcg', boot: { kind: 'kernel', kernel: '/k' }, nics: [{ port: 'pb' }], backend: 'libvirt' });
+    const r = await guests.put('b', { memoryMb: 64, accel: 'tcg', boot: { kind: 'kernel', kernel: '/k' }, nics: [{ port: 'pb' }], backend: 'libvirt' });
     assert.equal(r.changes[0].op, 'create');
     assert.deepEqual(libvirt.calls, ['start b']);
     assert.deepEqual(qemu.calls, []);
     assert.equal(r.object!.libvirtXml, "<domain by='libvirt'/>");
     assert.equal(r.object!.status!.pid, 1000);
-    await guests.deleteGuest('b');
+    await guests.delete('b');
     assert.deepEqual(libvirt.calls, ['start b', 'stop b']);
     assert.deepEqual(qemu.calls, []);
   });

@@ -1,15 +1,38 @@
 // A port's status in words: a port that is not forwarding says why, in the order a person
 // would check (socket, permission, guest, vrings, features).
 import * as fs from 'node:fs';
-import type { PortInfo } from '../native/addon';
-import type { PortStatus, QueueCounters } from '../api';
+import type { PortInfo } from '../../../native/addon';
+import type { PortMode, PortStatus, QueueCounters } from '../../../api';
 
 const FEATURE_BITS: Record<number, string> = {
-  0: 'csum', 1: 'guest_csum', 3: 'mtu', 5: 'mac', 7: 'guest_tso4', 8: 'guest_tso6', 10: 'guest_ufo',
-  11: 'host_tso4', 12: 'host_tso6', 14: 'host_ufo', 15: 'mrg_rxbuf', 16: 'status', 17: 'ctrl_vq',
-  18: 'ctrl_rx', 19: 'ctrl_vlan', 21: 'guest_announce', 22: 'mq', 23: 'ctrl_mac_addr',
-  27: 'any_layout', 28: 'indirect_desc', 29: 'event_idx', 30: 'protocol_features', 32: 'version_1',
-  33: 'iommu_platform', 34: 'ring_packed', 35: 'in_order', 36: 'order_platform', 37: 'sr_iov',
+  0: 'csum',
+  1: 'guest_csum',
+  3: 'mtu',
+  5: 'mac',
+  7: 'guest_tso4',
+  8: 'guest_tso6',
+  10: 'guest_ufo',
+  11: 'host_tso4',
+  12: 'host_tso6',
+  14: 'host_ufo',
+  15: 'mrg_rxbuf',
+  16: 'status',
+  17: 'ctrl_vq',
+  18: 'ctrl_rx',
+  19: 'ctrl_vlan',
+  21: 'guest_announce',
+  22: 'mq',
+  23: 'ctrl_mac_addr',
+  27: 'any_layout',
+  28: 'indirect_desc',
+  29: 'event_idx',
+  30: 'protocol_features',
+  32: 'version_1',
+  33: 'iommu_platform',
+  34: 'ring_packed',
+  35: 'in_order',
+  36: 'order_platform',
+  37: 'sr_iov',
   38: 'notification_data',
 };
 const BIT = { mrg: 15, mq: 22, iommu: 33 };
@@ -26,7 +49,7 @@ function has(hex: string, bit: number): boolean {
 }
 
 /** Why a socket the datapath should connect to cannot be used, or undefined if it can. */
-function socketProblem(socketPath: string, mode: 'client' | 'server'): string | undefined {
+function socketProblem(socketPath: string, mode: PortMode): string | undefined {
   let st: fs.Stats;
   try {
     st = fs.statSync(socketPath);
@@ -49,7 +72,7 @@ function socketProblem(socketPath: string, mode: 'client' | 'server'): string | 
 const ZERO: QueueCounters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0 };
 
 export function portStatus(args: {
-  mode: 'client' | 'server';
+  mode: PortMode;
   socketPath: string;
   info: PortInfo | undefined;
   expectedQueues: number;

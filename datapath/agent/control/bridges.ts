@@ -1,0 +1,82 @@
+// Bridges: an L2 learning switch each, in the datapath. A bridge with ports cannot be deleted.
+import { ApiError, BridgeSpec, type BridgeState, type ChangeOptions, type ChangeResult, type Stored } from '../../api';
+import type { Datapath } from '../datapath';
+import type { Store, StoredObject } from '../store';
+import { ChangeSequence, diffFields, opOf, type ObjectClass, type Plan, type Removal } from './change';
+import type { Ports } from './ports';
+
+type StoredBridge = Stored<BridgeSpec>;
+
+export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeState> {
+  readonly kind = 'bridge';
+  readonly what = 'bridge';
+  readonly schema = BridgeSpec;
+  readonly named = true;
+  private readonly changes: ChangeSequence;
+
+  constructor(
+    private readonly store: Store,
+    private readonly dp: Datapath,
+    private readonly ports: Ports,
+    log: (msg: string) => void,
+  ) {
+    this.changes = new ChangeSequence(store, log);
+  }
+
+  private state(name: string, spec: StoredBridge, version: number): BridgeState {
+    const ports = this.ports
+      .stored()
+      .filter((p) => p.spec.bridge === name)
+      .map((p) => p.name);
+    return { ...spec, version, ports };
+  }
+
+  current(name: string): StoredObject<StoredBridge> | undefined {
+    return this.store.get<StoredBridge>('bridge', name);
+  }
+
+  get(name: string): BridgeState {
+    const b = this.current(name);
+    if (!b) throw new ApiError('not_found', `bridge ${name} does not exist`);
+    return this.state(name, b.spec, b.version);
+  }
+
+  list(): BridgeState[] {
+    return this.store.list<StoredBridge>('bridge').map((b) => this.state(b.name, b.spec, b.version));
+  }
+
+  put(name: string, input: unknown, o: ChangeOptions = {}): ChangeResult<BridgeState> {
+    return this.changes.put(this, name, input, o);
+  }
+
+  delete(name: string, o: ChangeOptions = {}): ChangeResult<BridgeState> {
+    return this.changes.remove(this, name, o);
+  }
+
+  plan(name: string, spec: StoredBridge, cur: StoredObject<StoredBridge> | undefined): Plan<BridgeState> {
+    const diff = diffFields(cur?.spec, spec);
+    return {
+      changes: [{ op: opOf(cur, diff), kind: 'bridge', name, diff, disruptive: false }],
+      stored: spec,
+      object: (version) => this.state(name, spec, version),
+      apply: () => this.dp.ensureBridge(name, spec.macAgingSeconds),
+    };
+  }
+
+  planDelete(name: string, cur: StoredObject<StoredBridge>): Removal {
+    const ports = this.ports.stored().filter((p) => p.spec.bridge === name);
+    if (ports.length)
+      throw new ApiError('conflict', `bridge ${name} still has ports (${ports.map((p) => p.name).join(', ')}): delete them first`, [
+        { field: 'ports', rule: "must be empty: delete the bridge's ports first" },
+      ]);
+    return {
+      change: { op: 'delete', kind: 'bridge', name, diff: diffFields(cur.spec, undefined), disruptive: false },
+      apply: () => this.dp.removeBridge(name),
+    };
+  }
+
+  /** At start: every stored bridge into the datapath. */
+  restore(): void {
+    for (const b of this.store.list<StoredBridge>('bridge')) this.dp.ensureBridge(b.name, b.spec.macAgingSeconds);
+  }
+}

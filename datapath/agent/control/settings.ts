@@ -1,0 +1,130 @@
+// The datapath's global settings (OVS Open_vSwitch other_config): one object per agent, never
+// created or deleted. Some take effect at once (pmdMaxSleepUs, vhostSockDir: server ports'
+// sockets move), the rest at the agent's next start ("restart required").
+import {
+  ApiError,
+  RESTART_SETTINGS,
+  SettingsSpec,
+  type ChangeOptions,
+  type ChangeResult,
+  type PlannedChange,
+  type RunningSettings,
+  type SettingsState,
+  type Stored,
+} from '../../api';
+import type { Datapath } from '../datapath';
+import type { Store, StoredObject } from '../store';
+import { ChangeSequence, diffFields, type ObjectClass, type Plan, type Removal } from './change';
+import { serverSocketPath, type Ports } from './ports';
+
+/** The store's name of the one settings object. */
+export const SETTINGS = 'global';
+
+type StoredSettings = Stored<SettingsSpec>;
+
+/** The stored settings, or the defaults at version 0 when none were ever set. */
+export function storedSettings(store: Store): { spec: StoredSettings; version: number } {
+  const s = store.get<StoredSettings>('settings', SETTINGS);
+  if (s) return { spec: s.spec, version: s.version };
+  const { expectedVersion: _v, ...defaults } = SettingsSpec.parse({});
+  return { spec: defaults, version: 0 };
+}
+
+export class Settings implements ObjectClass<SettingsSpec, StoredSettings, SettingsState> {
+  readonly kind = 'settings';
+  readonly what = 'settings';
+  readonly schema = SettingsSpec;
+  readonly named = false;
+  private readonly changes: ChangeSequence;
+
+  constructor(
+    private readonly store: Store,
+    private readonly dp: Datapath,
+    private readonly ports: Ports,
+    private readonly runDir: string,
+    readonly running: RunningSettings,
+    log: (msg: string) => void,
+  ) {
+    this.changes = new ChangeSequence(store, log);
+  }
+
+  current(): StoredObject<StoredSettings> | undefined {
+    return this.store.get<StoredSettings>('settings', SETTINGS);
+  }
+
+  get(): SettingsState {
+    const { spec, version } = storedSettings(this.store);
+    return { ...spec, version, restartRequired: this.restartRequired(spec), running: this.running };
+  }
+
+  put(input: unknown, o: ChangeOptions = {}): ChangeResult<SettingsState> {
+    return this.changes.put(this, SETTINGS, input, o);
+  }
+
+  /** Fields whose value differs from what the running datapath took at start. */
+  private restartRequired(spec: StoredSettings): string[] {
+    const want: RunningSettings = {
+      pmdCpus: spec.pmdCpus.length ? spec.pmdCpus : this.running.pmdCpus,
+      hugepages: spec.hugepages === 'auto' ? this.running.hugepages : spec.hugepages === 'on',
+      memoryMb: spec.memoryMb,
+      vhostIommuSupport: spec.vhostIommuSupport,
+    };
+    return RESTART_SETTINGS.filter((k) => JSON.stringify(want[k]) !== JSON.stringify(this.running[k]));
+  }
+
+  plan(name: string, spec: StoredSettings): Plan<SettingsState> {
+    const cur = storedSettings(this.store).spec;
+    const diff = diffFields(cur, spec);
+    const sockDirMoves = cur.vhostSockDir !== spec.vhostSockDir;
+    const serverPorts = this.ports.stored().filter((p) => p.spec.type === 'dpdkvhostuser');
+    const change: PlannedChange = {
+      op: diff.length ? 'update' : 'none',
+      kind: 'settings',
+      name,
+      diff,
+      disruptive: sockDirMoves && serverPorts.length > 0,
+      restartRequired: this.restartRequired(spec).filter((f) => diff.some((d) => d.field === f)),
+    };
+    if (change.restartRequired?.length) change.why = `takes effect at the agent's next start (restart required: ${change.restartRequired.join(', ')})`;
+    const changes = [change];
+    if (sockDirMoves)
+      for (const p of serverPorts)
+        changes.push({
+          op: 'replace',
+          kind: 'port',
+          name: p.name,
+          disruptive: true,
+          diff: [
+            {
+              field: 'socketPath',
+              from: serverSocketPath(this.runDir, cur.vhostSockDir, p.name),
+              to: serverSocketPath(this.runDir, spec.vhostSockDir, p.name),
+            },
+          ],
+          why: 'vhostSockDir moved: the server socket is re-created and its guest must reconnect',
+        });
+    let applied = false;
+    return {
+      changes,
+      stored: spec,
+      // A dry run answers the settings as they would be, at the version they are at.
+      object: () => (applied || change.op === 'none' ? this.get() : { ...this.get(), ...spec }),
+      apply: () => {
+        // The new settings are stored already (same transaction): server ports find their new directory.
+        if (cur.pmdMaxSleepUs !== spec.pmdMaxSleepUs) this.dp.native.setPmdMaxSleep(spec.pmdMaxSleepUs);
+        if (sockDirMoves) for (const p of serverPorts) this.ports.reapply(p.name, p.spec);
+        applied = true;
+      },
+      done: `settings updated: ${diff.map((d) => d.field).join(', ')}`,
+    };
+  }
+
+  planDelete(): Removal {
+    throw new ApiError('method_not_allowed', 'the settings cannot be deleted, only set', [{ field: 'method', rule: 'must be GET or PUT' }]);
+  }
+
+  /** At start: what takes effect at once. The rest the datapath took at init. */
+  restore(): void {
+    this.dp.native.setPmdMaxSleep(storedSettings(this.store).spec.pmdMaxSleepUs);
+  }
+}

@@ -240,6 +240,13 @@ export class VhostnetProvider {
       const result = await ops.read(r.kind, req.getId(), this.withConnection(state));
       const resp = new pb.ReadResponse();
       if (result.id === undefined) return cb(null, resp); // gone: no ID, the engine drops it
+      // The ID names an object, not its kind: a port of another type is another resource type.
+      const want = inputFields(r).js.properties?.type?.const;
+      const live = (result.props as Props).type;
+      if (want !== undefined && live !== undefined && live !== want) {
+        const other = Object.entries(RESOURCES).find(([, k]) => inputFields(k).js.properties?.type?.const === live)?.[0];
+        throw new Error(`${req.getId()} is a ${String(live)} port, not ${String(want)}${other ? `: import it as ${PACKAGE}:index:${other}` : ''}`);
+      }
       const props = this.stateOf(r, result.props as Props);
       const inputs: Props = {};
       const oldInputs = js(req.getInputs());

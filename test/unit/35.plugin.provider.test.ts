@@ -82,6 +82,21 @@ describe('35 plugin logic (agent client stubbed)', () => {
     assert.deepEqual(resp.getProperties()!.toJavaScript(), { name: 'br0', macAgingSeconds: 60, version: 2 });
   });
 
+  it('read refuses to import a port of another type, naming the resource type to import it as', async () => {
+    const p = new VhostnetProvider();
+    sinon
+      .stub(AgentClient.prototype, 'get')
+      .resolves({ name: 'p1', bridge: 'br0', type: 'dpdkvhostuser', queues: 1, mac: '02:00:00:00:00:02', socketPath: '/run/p1', qemuArgs: [], version: 1 });
+    const req = new pb.ReadRequest();
+    req.setId('p1');
+    req.setUrn(URN('VhostUserClientPort', 'p1'));
+    req.setType('vhostnet:index:VhostUserClientPort');
+    await assert.rejects(invoke(p.read.bind(p) as never, req), (e: { details: string }) => {
+      assert.equal(e.details, 'p1 is a dpdkvhostuser port, not dpdkvhostuserclient: import it as vhostnet:index:VhostUserPort');
+      return true;
+    });
+  });
+
   it('check refuses bad input naming the property, and names an object after its resource', async () => {
     const p = new VhostnetProvider();
     const req = new pb.CheckRequest();

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
           'the guest connected',
           async () => {
             const p = await c.ports.get('lkg');
-            return p.type !== 'vxlan' && p.status!.connected;
+            return (p.type === 'dpdkvhostuserclient' || p.type === 'dpdkvhostuser') && p.status!.connected;
           },
           60000,
           100,

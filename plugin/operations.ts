@@ -3,7 +3,7 @@
 // contract's schemas (datapath/api). A rename there touches this file only. The plugin never
 // re-implements an operation.
 import type { z } from 'zod';
-import { BridgeSpec, GuestVmSpec, HugepageSpec, SettingsSpec, VhostUserClientPortSpec, VhostUserServerPortSpec, VxlanPortSpec } from '../datapath/api';
+import { BridgeSpec, DpdkPortSpec, GuestVmSpec, HugepageSpec, SettingsSpec, VhostUserClientPortSpec, VhostUserServerPortSpec, VxlanPortSpec } from '../datapath/api';
 import * as impl from '../provider/operations';
 import { MODULE, RESOURCE_TYPES } from '../provider/tokens';
 
@@ -94,6 +94,19 @@ export const RESOURCES: Record<string, ResourceKind> = {
       linkReason: portOutputs.linkReason,
       localMac: { type: 'string', description: 'Source MAC of the outer frames, as the datapath resolved it.' },
       remoteMac: { type: 'string', description: 'Next hop MAC of the outer frames, as the datapath resolved it.' },
+      version,
+    },
+  },
+  [RESOURCE_TYPES.dpdkPort]: {
+    kind: 'dpdkPort',
+    contract: DpdkPortSpec,
+    hidden: [...BOOKKEEPING, 'type'],
+    argsInterface: 'DpdkPortArgs',
+    description: "An uplink port (OVS interface type dpdk): a DPDK ethdev named by its devargs, so the bridge's guests reach the physical network.",
+    outputs: {
+      link: portOutputs.link,
+      linkReason: portOutputs.linkReason,
+      driver: { type: 'string', description: 'How the device is driven: "pci", "af_xdp" or "af_packet".' },
       version,
     },
   },

@@ -12,6 +12,7 @@ import { hugepagesOps } from './hugepage-config.ops';
 import type { KindOps, Props } from './kind-ops';
 import type { Kind } from './tokens';
 import { clientPortOps, serverPortOps } from './vhost-user-port.ops';
+import { dpdkPortOps } from './dpdk-port.ops';
 import { vxlanPortOps } from './vxlan-port.ops';
 
 export type { Kind } from './tokens';
@@ -24,6 +25,7 @@ const OPS: Record<Kind, KindOps> = {
   guest: guestOps,
   hugepages: hugepagesOps,
   vxlanPort: vxlanPortOps,
+  dpdkPort: dpdkPortOps,
 };
 
 /** The object's name on the agent (settings have none). */

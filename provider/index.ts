@@ -8,4 +8,5 @@ export { GuestVM, type GuestVMArgs, type GuestNicArgs } from './guest-vm';
 export { HugepageConfig, type HugepageConfigArgs } from './hugepage-config';
 export { RemoteCommand, type RemoteCommandArgs, type SshConnection } from './remote-command';
 export { RemoteCopy, type RemoteCopyArgs } from './remote-copy';
+export { DpdkPort, type DpdkPortArgs } from './dpdk-port';
 export { VxlanPort, type VxlanPortArgs, type VxlanUnderlayArgs } from './vxlan-port';

@@ -3,7 +3,7 @@
 export const MODULE = 'vhostnet';
 
 /** Kinds whose operations talk to a host's agent. */
-export const AGENT_KINDS = ['bridge', 'clientPort', 'serverPort', 'settings', 'guest', 'hugepages', 'vxlanPort'] as const;
+export const AGENT_KINDS = ['bridge', 'clientPort', 'serverPort', 'settings', 'guest', 'hugepages', 'vxlanPort', 'dpdkPort'] as const;
 export type Kind = (typeof AGENT_KINDS)[number];
 
 /** Kinds whose operations run over SSH or on the deploying machine (./remote-impl.ts). */
@@ -18,6 +18,7 @@ export const RESOURCE_TYPES = {
   guest: 'GuestVM',
   hugepages: 'HugepageConfig',
   vxlanPort: 'VxlanPort',
+  dpdkPort: 'DpdkPort',
   command: 'RemoteCommand',
   copy: 'RemoteCopy',
   token: 'AgentToken',

@@ -27,12 +27,21 @@ export interface AppliedVxlan {
   tunnel: AppliedTunnel;
 }
 
+/** An uplink as the native createEthdevPort takes it. */
+export interface AppliedDpdk {
+  bridge: string;
+  mode: 'dpdk';
+  devargs: string;
+  mtu?: number;
+}
+
 /** What the datapath has for a port; a port whose wanted form differs is re-created. */
-export type AppliedPort = AppliedVhostUser | AppliedVxlan;
+export type AppliedPort = AppliedVhostUser | AppliedVxlan | AppliedDpdk;
 
 /** Whether two applied forms are the same port (nothing to re-create). */
 export function sameApplied(a: AppliedPort | undefined, b: AppliedPort): boolean {
   if (!a || a.bridge !== b.bridge || a.mode !== b.mode) return false;
+  if (a.mode === 'dpdk' || b.mode === 'dpdk') return a.mode === 'dpdk' && b.mode === 'dpdk' && a.devargs === b.devargs && a.mtu === b.mtu;
   if (a.mode === 'vxlan' || b.mode === 'vxlan') {
     if (a.mode !== 'vxlan' || b.mode !== 'vxlan') return false;
     const [x, y] = [a.tunnel, b.tunnel];
@@ -87,6 +96,9 @@ export class Datapath {
     if (p.mode === 'vxlan') {
       if (!this.native.createTunnel) throw new Error('this datapath has no tunnel support');
       id = this.native.createTunnel({ bridge: b.id, ...p.tunnel });
+    } else if (p.mode === 'dpdk') {
+      if (!this.native.createEthdevPort) throw new Error('this datapath has no uplink support');
+      id = this.native.createEthdevPort({ bridge: b.id, devargs: p.devargs, ...(p.mtu === undefined ? {} : { mtu: p.mtu }) });
     } else id = this.native.createPort({ bridge: b.id, mode: p.mode, path: p.path });
     this.ports.set(name, { ...p, id });
   }

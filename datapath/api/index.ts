@@ -6,6 +6,7 @@ export * from './counters';
 export * from './bridge';
 export * from './vhost-user';
 export * from './tunnel';
+export * from './dpdk-port';
 export * from './port';
 export * from './settings';
 export * from './errors';

@@ -2,16 +2,17 @@
 // Each member is its type's own schema; what every type shares (name, bridge, owner) is defined
 // once in fields.ts. The next port type is one more member here and one more row in each table.
 import { z } from 'zod';
+import { DpdkPortSpec, type DpdkPortState } from './dpdk-port';
 import { VxlanPortSpec, type VxlanPortState } from './tunnel';
 import { VhostUserClientPortSpec, VhostUserServerPortSpec, type VhostUserPortState } from './vhost-user';
 
-export const PORT_TYPES = ['dpdkvhostuserclient', 'dpdkvhostuser', 'vxlan'] as const;
-export const PORT_TYPE_RULE = "must be 'dpdkvhostuserclient' (preferred), 'dpdkvhostuser' (deprecated server mode) or 'vxlan'";
+export const PORT_TYPES = ['dpdkvhostuserclient', 'dpdkvhostuser', 'vxlan', 'dpdk'] as const;
+export const PORT_TYPE_RULE = "must be 'dpdkvhostuserclient' (preferred), 'dpdkvhostuser' (deprecated server mode), 'vxlan' or 'dpdk'";
 
 export const PortType = z.enum(PORT_TYPES, { error: PORT_TYPE_RULE });
 export type PortType = z.infer<typeof PortType>;
 
-export const PortSpec = z.discriminatedUnion('type', [VhostUserClientPortSpec, VhostUserServerPortSpec, VxlanPortSpec], {
+export const PortSpec = z.discriminatedUnion('type', [VhostUserClientPortSpec, VhostUserServerPortSpec, VxlanPortSpec, DpdkPortSpec], {
   // Only the discriminator's own refusal: every other issue keeps its member's message.
   error: (iss) =>
     iss.code !== 'invalid_union' ? undefined : (iss.input as { type?: unknown } | undefined)?.type === undefined ? 'is required' : PORT_TYPE_RULE,
@@ -30,6 +31,7 @@ export const PORT_REPLACE_FIELDS: { readonly [T in PortType]: readonly (keyof Po
   dpdkvhostuserclient: ['name', 'bridge', 'type', 'vhostServerPath'],
   dpdkvhostuser: ['name', 'bridge', 'type'],
   vxlan: ['name', 'bridge', 'type', 'underlay', 'vni', 'udpPort'],
+  dpdk: ['name', 'bridge', 'type', 'devargs', 'mtu'],
 };
 
-export type PortState = VhostUserPortState | VxlanPortState;
+export type PortState = VhostUserPortState | VxlanPortState | DpdkPortState;

@@ -107,6 +107,13 @@ export interface NativeDatapath {
    * destroyPort removes it like any port. Optional only so unit-test fakes may leave it out.
    */
   createTunnel?(spec: { bridge: number; iface: string; localIp: string; remoteIp: string; localMac: string; remoteMac: string; vni: number; udpPort: number }): number;
+  /**
+   * An uplink port on the bridge: the DPDK ethdev devargs names (a PCI address, probed if the EAL
+   * has not; or a vdev such as net_af_xdp0,iface=eth1 / net_af_packet0,iface=eth1), one queue pair
+   * per PMD, promiscuous, mtu set when given. Its frames are switched as they are. portInfo's
+   * connected is the ethdev's link state. Throws naming spec.devargs. Optional for unit-test fakes.
+   */
+  createEthdevPort?(spec: { bridge: number; devargs: string; mtu?: number }): number;
   /** Unregisters the socket; returns once no PMD touches the port any more. Its FDB entries go too. */
   destroyPort(port: number): void;
   portInfo(port: number): PortInfo;

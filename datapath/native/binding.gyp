@@ -12,6 +12,7 @@
         "src/eal.cpp",
         "src/fdb.cpp",
         "src/pmd.cpp",
+        "src/ports/ethdev.cpp",
         "src/ports/port.cpp",
         "src/ports/tunnel.cpp",
         "src/ports/vhost.cpp",

@@ -13,6 +13,7 @@ const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   add-br BRIDGE [--mac-aging S]
   del-br BRIDGE
   add-port BRIDGE PORT [--type dpdkvhostuserclient|dpdkvhostuser] [--vhost-server-path P] [--queues N] [--mac M]
+  add-port BRIDGE PORT --type dpdk --devargs D [--mtu N]   an uplink: D is 0000:01:00.0 or net_af_xdp0,iface=eth1
   del-port PORT
   set SETTING=VALUE...              e.g. pmdMaxSleepUs=500 vhostIommuSupport=true pmdCpus=1
   get settings
@@ -34,6 +35,17 @@ function showPort(p: PortState, indent: string): string[] {
       `${indent}    type: vxlan, vni ${t.vni}, udp ${t.udpPort}: ${t.underlay.localIp} -> ${t.underlay.remoteIp} over ${u.iface} (${u.operstate ?? 'missing'}${u.remoteMac ? `, next hop ${u.remoteMac}` : ''})`,
       `${indent}    link: ${t.status!.link}${t.status!.reason ? ` (${t.status!.reason})` : ''}`,
       `${indent}    rx: ${n(t.status!.stats.rxPackets)} pkts ${n(t.status!.stats.rxBytes)} bytes  tx: ${n(t.status!.stats.txPackets)} pkts ${n(t.status!.stats.txBytes)} bytes  tx drops: ${n(t.status!.stats.txDrops)}`,
+    ];
+  }
+  if (p.type === 'dpdk') {
+    const s = p.status!;
+    const d = s.device;
+    return [
+      `${indent}Port ${p.name}`,
+      `${indent}    type: dpdk, devargs ${p.devargs}: ${d.driver}${d.iface ? ` over ${d.iface} (${d.operstate ?? 'missing'})` : ''}, ${d.queuePairs} queue pair(s)`,
+      `${indent}    link: ${s.link}${s.reason ? ` (${s.reason})` : ''}`,
+      `${indent}    rx: ${n(s.stats.rxPackets)} pkts ${n(s.stats.rxBytes)} bytes  tx: ${n(s.stats.txPackets)} pkts ${n(s.stats.txBytes)} bytes  tx drops: ${n(s.stats.txDrops)}`,
+      ...s.warnings.map((w) => `${indent}    warning: ${w}`),
     ];
   }
   const s = p.status!;
@@ -79,6 +91,8 @@ async function run(argv: string[]): Promise<number> {
       queues: { type: 'string' },
       mac: { type: 'string' },
       'mac-aging': { type: 'string' },
+      devargs: { type: 'string' },
+      mtu: { type: 'string' },
       since: { type: 'string' },
       follow: { type: 'boolean', short: 'f' },
       help: { type: 'boolean', short: 'h' },
@@ -195,6 +209,8 @@ async function run(argv: string[]): Promise<number> {
       if (v['vhost-server-path'] !== undefined) body.vhostServerPath = v['vhost-server-path'];
       if (v.queues !== undefined) body.queues = int('queues', v.queues);
       if (v.mac !== undefined) body.mac = v.mac;
+      if (v.devargs !== undefined) body.devargs = v.devargs;
+      if (v.mtu !== undefined) body.mtu = int('mtu', v.mtu);
       // Refused here, before anything reaches the agent.
       change(await client.ports.put(rest[1], parse(PortSpec, body, 'port'), dry));
       return 0;

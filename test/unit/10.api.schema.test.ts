@@ -70,12 +70,25 @@ describe('10 API schema: what a user may ask for', () => {
     assert.equal(PortSpec.parse(vx).type, 'vxlan');
     assert.equal(PortSpec.parse({ name: 's', bridge: 'b', type: 'dpdkvhostuser' }).type, 'dpdkvhostuser');
     assert.deepEqual(checkSpec(PortSpec, { name: 'p', bridge: 'b' }).issues, [{ field: 'type', rule: 'is required' }]);
-    const unknown = checkSpec(PortSpec, { ...client, type: 'dpdk' }).issues!;
+    assert.equal(PortSpec.parse({ name: 'u', bridge: 'b', type: 'dpdk', devargs: 'net_af_xdp0,iface=eth1' }).type, 'dpdk');
+    const unknown = checkSpec(PortSpec, { ...client, type: 'dpdkr' }).issues!;
     assert.equal(unknown.length, 1);
     assert.equal(unknown[0].field, 'type');
-    assert.match(unknown[0].rule, /dpdkvhostuserclient.*dpdkvhostuser.*vxlan/);
+    assert.match(unknown[0].rule, /dpdkvhostuserclient.*dpdkvhostuser.*vxlan.*dpdk/);
     // A field of another type is refused by the type's own rule, not by a guess among the members.
     assert.ok(refusal(PortSpec, { ...vx, queues: 2 }).some((i) => i.field === 'queues' && i.rule === 'is not a known field'));
+  });
+  it('takes an uplink by its devargs: a PCI address or an af_xdp / af_packet vdev over an interface', () => {
+    const up = (devargs: string) => ({ name: 'u', bridge: 'b', type: 'dpdk', devargs });
+    for (const ok of ['0000:01:00.0', 'net_af_xdp0,iface=eth1', 'net_af_packet3,iface=vhn-up0', 'net_af_xdp,iface=eth0,start_queue=0'])
+      assert.equal(checkSpec(PortSpec, up(ok)).issues, undefined, ok);
+    for (const bad of ['net_ring0', 'net_af_xdp0', 'net_af_xdp0,iface=a/b', 'net_tap0,iface=eth0', '0000:01:00', 'net_af_packet0,iface'])
+      assert.deepEqual(
+        checkSpec(PortSpec, up(bad)).issues?.map((i) => i.field),
+        ['devargs'],
+        bad,
+      );
+    assert.deepEqual(checkSpec(PortSpec, { ...up('0000:01:00.0'), mtu: 20 }).issues, [{ field: 'mtu', rule: 'must be at least 68' }]);
   });
   it("says why a server port's socket path is refused, and a wrong type apart from a missing field", () => {
     assert.deepEqual(checkSpec(PortSpec, { name: 'p', bridge: 'b', type: 'dpdkvhostuser', vhostServerPath: '/tmp/x' }).issues, [

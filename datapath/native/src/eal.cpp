@@ -41,14 +41,11 @@ InitResult ealInit(const EalOptions& o) {
   std::string lcores = "0@(" + cpuList(o.mainCpus) + ")";
   for (size_t i = 0; i < o.pmdCpus.size(); i++) lcores += "," + std::to_string(i + 1) + "@" + std::to_string(o.pmdCpus[i]);
 
-  std::vector<std::string> args = {"vhostnet-agent",
-                                   "--file-prefix=" + o.filePrefix,
-                                   "--no-pci",
-                                   "--no-telemetry",
-                                   "--lcores=" + lcores,
-                                   "--main-lcore=0",
-                                   "-m",
-                                   std::to_string(o.memoryMb)};
+  // The PCI bus is scanned (no --no-pci) so that uplink ports can take NICs bound to vfio-pci;
+  // devices bound to kernel drivers are left alone, as they are by OVS.
+  std::vector<std::string> args = {
+      "vhostnet-agent",          "--file-prefix=" + o.filePrefix, "--no-telemetry", "--lcores=" + lcores, "--main-lcore=0", "-m",
+      std::to_string(o.memoryMb)};
   // Nothing of ours must outlive a SIGKILL: --in-memory keeps hugepages off the filesystem;
   // --no-huge implies legacy memory, which refuses --in-memory, so drop the shared config instead.
   if (o.hugepages) args.push_back("--in-memory");

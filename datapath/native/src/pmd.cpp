@@ -39,8 +39,26 @@ inline uint64_t sumBytes(rte_mbuf* const* pkts, uint16_t n) {
   return b;
 }
 
+// Uplink port: the frames themselves, one tx burst. The burst's mbufs are shared (flooding) and
+// freed in bulk by the loop, so each segment gains a reference the ethdev then drops.
+__attribute__((noinline)) void sendEthdev(const TxTarget& t, rte_mbuf* const* pkts, uint16_t n) {
+  rte_mbuf* out[kBurst];
+  for (uint16_t i = 0; i < n; i++) {
+    for (rte_mbuf* s = pkts[i]; s != nullptr; s = s->next) rte_mbuf_refcnt_update(s, 1);
+    out[i] = pkts[i];
+  }
+  uint16_t sent = rte_eth_tx_burst(t.tun->ethPort, t.ethQueue, out, n);
+  addCounter(t.ctr->txPackets, sent);
+  addCounter(t.ctr->txBytes, sumBytes(out, sent));
+  if (unlikely(sent < n)) {
+    rte_pktmbuf_free_bulk(out + sent, n - sent);
+    addCounter(t.ctr->txDrops, n - sent);
+  }
+}
+
 // VXLAN port: a copy of each frame behind outer headers, one tx burst on the underlay ethdev.
 __attribute__((noinline)) void sendTunnel(const TxTarget& t, rte_mbuf* const* pkts, uint16_t n) {
+  if (t.tun->raw) return sendEthdev(t, pkts, n);
   rte_mbuf* out[kBurst];
   uint16_t k = 0;
   for (uint16_t i = 0; i < n; i++) {
@@ -177,6 +195,10 @@ inline uint16_t pollTunnel(const PmdConf* c, RxQueue& q, uint32_t now) {
   rte_mbuf* other[kBurst];
   uint16_t n = rte_eth_rx_burst(q.tun->ethPort, q.ethQueue, pkts, kBurst);
   if (n == 0) return 0;
+  if (q.tun->raw) {  // an uplink: every frame on the wire is the bridge's
+    switchBurst(c, q, pkts, n, now, -1);
+    return n;
+  }
   uint16_t k = 0, no = 0;
   for (uint16_t i = 0; i < n; i++) {
     if (likely(vxlanDecap(*q.tun, pkts[i]))) pkts[k++] = pkts[i];

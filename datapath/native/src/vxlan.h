@@ -21,6 +21,7 @@ struct Tunnel {
   uint16_t udpPort;               // network order
   uint16_t ethPort;               // the af_packet ethdev
   uint16_t queues;                // ethdev queue pairs (one per PMD: tx queues are not shared)
+  bool raw = false;               // an uplink port (ports/ethdev.cpp): frames as they are, no outer header
   std::string vdevName, iface;
 };
 

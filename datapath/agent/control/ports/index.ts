@@ -17,6 +17,7 @@ import {
 import type { StoredObject } from '../../store';
 import { ChangeSequence, diffFields, opOf, type ObjectClass, type Plan, type Removal } from '../change';
 import { Port, type PortContext } from './port';
+import { DpdkPort } from './dpdk';
 import { VhostUserPort } from './vhost-user';
 import { VxlanPort } from './vxlan';
 
@@ -31,6 +32,7 @@ const PORT_CLASSES: { [T in PortType]: PortClass<T> } = {
   dpdkvhostuserclient: VhostUserPort,
   dpdkvhostuser: VhostUserPort,
   vxlan: VxlanPort,
+  dpdk: DpdkPort,
 };
 
 function construct<T extends PortType>(ctx: PortContext, name: string, type: T, spec: SpecOf[T]): Port {

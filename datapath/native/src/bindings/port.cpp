@@ -1,8 +1,10 @@
-// Bindings of ports, every kind: vhost-user (createPort), VXLAN (createTunnel); destroy and info
+// Bindings of ports, every kind: vhost-user (createPort), VXLAN (createTunnel), uplink
+// (createEthdevPort); destroy and info
 // work on any kind.
 #include "../ports/port.h"
 #include <cstdio>
 #include "../limits.h"
+#include "../ports/ethdev.h"
 #include "../ports/tunnel.h"
 #include "../ports/vhost.h"
 #include "../util/args.h"
@@ -41,6 +43,18 @@ Napi::Value CreateTunnel(const Napi::CallbackInfo& info) {
   s.vni = (uint32_t)intIn(env, o.Get("vni"), "createTunnel: spec.vni", 1, 16777215);
   s.udpPort = (uint16_t)intIn(env, o.Get("udpPort"), "createTunnel: spec.udpPort", 1, 65535);
   return Napi::Number::New(env, guarded(env, [&] { return createTunnel(s); }));
+}
+
+Napi::Value CreateEthdevPort(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireReady(env, "createEthdevPort");
+  Napi::Object o = objectArg(info, 0, "createEthdevPort: spec");
+  EthdevSpec s{};
+  s.bridge = (int)intIn(env, o.Get("bridge"), "createEthdevPort: spec.bridge", 0, kMaxBridges - 1);
+  s.devargs = strField(env, o, "devargs", "createEthdevPort: spec.devargs");
+  Napi::Value mtu = o.Get("mtu");
+  s.mtu = mtu.IsUndefined() ? 0 : (uint16_t)intIn(env, mtu, "createEthdevPort: spec.mtu", 68, 65535);
+  return Napi::Number::New(env, guarded(env, [&] { return createEthdevPort(s); }));
 }
 
 Napi::Value DestroyPort(const Napi::CallbackInfo& info) {
@@ -91,6 +105,7 @@ Napi::Value PortInfo(const Napi::CallbackInfo& info) {
 void definePorts(Napi::Env env, Napi::Object exports) {
   exports.Set("createPort", Napi::Function::New(env, CreatePort, "createPort"));
   exports.Set("createTunnel", Napi::Function::New(env, CreateTunnel, "createTunnel"));
+  exports.Set("createEthdevPort", Napi::Function::New(env, CreateEthdevPort, "createEthdevPort"));
   exports.Set("destroyPort", Napi::Function::New(env, DestroyPort, "destroyPort"));
   exports.Set("portInfo", Napi::Function::New(env, PortInfo, "portInfo"));
 }

@@ -10,8 +10,9 @@ import { Guests } from './control/guests';
 import { Hugepages } from './control/hugepages';
 import { Datapath } from './datapath';
 import { GuestSupervisor } from './guest';
+import { pmdCpuProblems } from './control/settings';
 import { EventLog, EventWatcher } from './events';
-import { cpuCount, hugepageMemory } from './host';
+import { cpuCount, hugepageMemory, onlineCpus } from './host';
 import { ApiMetrics, dpdkVersion, dpdkWorkerThreads, serveMetrics } from './metrics';
 import { createServer, listen, routes, type ListenOptions } from './server';
 import { Store } from './store';
@@ -43,11 +44,19 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-export function runningSettings(stored: SettingsSpec | undefined): RunningSettings {
+/**
+ * What the datapath starts with: the stored settings, but never ones this host cannot run (a
+ * store written on another host, or by a release that did not check): those are refused, with
+ * the reason, and the default taken, so stored settings never keep the agent from starting.
+ */
+export function runningSettings(stored: SettingsSpec | undefined, online = onlineCpus()): RunningSettings {
   const s = stored ?? SettingsSpec.parse({});
   const ncpu = cpuCount();
+  const refused = pmdCpuProblems(s.pmdCpus, online);
+  const pmdCpus = refused.length ? [] : s.pmdCpus;
   return {
-    pmdCpus: s.pmdCpus.length ? s.pmdCpus : [ncpu - 1],
+    ...(refused.length ? { refused } : {}),
+    pmdCpus: pmdCpus.length ? pmdCpus : [ncpu - 1],
     hugepages: s.hugepages === 'on' || (s.hugepages === 'auto' && hugepageMemory().freeMb >= s.memoryMb),
     memoryMb: s.memoryMb,
     vhostIommuSupport: s.vhostIommuSupport,
@@ -98,7 +107,17 @@ async function serve(
   listenOn: string,
 ): Promise<RunningAgent> {
   const dp = new Datapath(native);
-  const control = new Control(store, dp, { runDir: cfg.runDir, allowedSocketDirs: cfg.allowedSocketDirs, socketGid: cfg.socketGid }, running);
+  const control = new Control(
+    store,
+    dp,
+    {
+      runDir: cfg.runDir,
+      allowedSocketDirs: cfg.allowedSocketDirs,
+      socketGid: cfg.socketGid,
+      ownFiles: listenOn.startsWith('tcp://') ? [] : [listenOn.replace(/^unix:/, '')],
+    },
+    running,
+  );
   control.reconcile();
   const supervisor = new GuestSupervisor({ stateDir: path.join(cfg.stateDir, 'guests'), qemuBinary: cfg.qemuBinary });
   const guests = new Guests(store, control, supervisor, { socketGid: cfg.socketGid });
@@ -106,6 +125,9 @@ async function serve(
   const hugepages = new Hugepages(store);
   const info = () => ({ version: AGENT_VERSION, schemaVersion: store.schemaVersion, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
   const events = new EventLog();
+  // Stored settings this host cannot run were not taken: said once, as an event (and a log line).
+  for (const r of running.refused ?? [])
+    events.emit({ type: 'settings', restartRequired: [], reason: `stored ${r.field} refused at start, the default is used: ${r.field} ${r.rule}` });
   const watcher = new EventWatcher(events, {
     ports: () => control.ports.list(true),
     guests: () => guests.list(),

@@ -28,7 +28,11 @@ export const Mac = z
   .refine((m) => !/^00(:00){5}$/.test(m), { error: 'must not be all zeros' })
   .transform((m) => m.toLowerCase());
 
-/** An absolute socket path; where it may live (allowed directories, symlinks) is the agent's check. */
+/**
+ * An absolute socket path, canonical once parsed: where it may live (allowed directories,
+ * symlinks, one socket per port) is the agent's check, and it must see the path the kernel
+ * resolves ("a//b" is "a/b": two spellings of one socket must not pass as two).
+ */
 export const SocketPath = z
   .string({ error: 'must be a string' })
   .refine((p) => !p.includes('\0'), { error: 'must not contain NUL' })
@@ -39,7 +43,9 @@ export const SocketPath = z
   .refine((p) => !p.endsWith('/'), { error: 'must name a file, not a directory' })
   .refine((p) => Buffer.byteLength(p) <= MAX_SOCKET_PATH, {
     error: `must be at most ${MAX_SOCKET_PATH} bytes (the limit of a unix socket address)`,
-  });
+  })
+  // '.', '..' and a trailing '/' are refused above: empty segments are all that is left to fold.
+  .transform((p) => p.replace(/\/{2,}/g, '/'));
 
 /** A directory below the agent's run dir, as OVS's vhost-sock-dir: relative, never escaping. */
 export const RelativeDir = z

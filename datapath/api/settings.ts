@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FieldIssue } from './errors';
 import { RelativeDir, versioned, type Stored } from './fields';
 
 const Cpu = z.int({ error: 'must be a whole number' }).min(0, { error: 'must be at least 0' }).max(1023, { error: 'must be at most 1023' });
@@ -36,6 +37,8 @@ export interface RunningSettings {
   hugepages: boolean;
   memoryMb: number;
   vhostIommuSupport: boolean;
+  /** Stored settings this host could not start with, and why: the agent took the default instead. */
+  refused?: FieldIssue[];
 }
 
 /** Settings the running datapath took at start: a change to these waits for the agent's next start. */

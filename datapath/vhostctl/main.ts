@@ -2,7 +2,19 @@
 // vhostctl: the agent's command line, in the spirit of ovs-vsctl / ovs-appctl.
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AgentClient, AgentError, ApiError, BridgeSpec, DEFAULT_SOCKET, PortSpec, SettingsSpec, parse, type ChangeResult, type PortState, type VhostnetEvent } from '../api';
+import {
+  AgentClient,
+  AgentError,
+  ApiError,
+  BridgeSpec,
+  DEFAULT_SOCKET,
+  PortSpec,
+  SettingsSpec,
+  parse,
+  type ChangeResult,
+  type PortState,
+  type VhostnetEvent,
+} from '../api';
 
 const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   show                              bridges, ports, link state and counters
@@ -133,6 +145,7 @@ async function run(argv: string[]): Promise<number> {
       out(s, () => {
         const lines = [`vhostnet-agent ${s.version} (pid ${s.pid}, lcores ${s.lcores}, ${s.pmds.length} PMD thread(s))`];
         if (s.settings.restartRequired.length) lines.push(`    restart required for: ${s.settings.restartRequired.join(', ')}`);
+        for (const r of s.running.refused ?? []) lines.push(`    refused at start (the default is used): ${r.field} ${r.rule}`);
         for (const b of s.bridges) {
           lines.push(`    Bridge ${b.name}`);
           for (const p of s.ports.filter((p) => p.bridge === b.name)) lines.push(...showPort(p, '        '));

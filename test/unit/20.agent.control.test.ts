@@ -7,6 +7,7 @@ import { Control } from '../../datapath/agent/control/plane';
 import { Datapath } from '../../datapath/agent/datapath';
 import { Hugepages } from '../../datapath/agent/control/hugepages';
 import { Store } from '../../datapath/agent/store';
+import { runningSettings } from '../../datapath/agent/agent';
 import { FakeNative } from '../helpers/fake-native';
 
 describe('20 agent control plane (own logic, fake addon)', () => {
@@ -27,7 +28,12 @@ describe('20 agent control plane (own logic, fake addon)', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-unit-'));
     store = new Store(path.join(dir, 'state'));
     native = new FakeNative();
-    control = new Control(store, new Datapath(native), { runDir: path.join(dir, 'run'), allowedSocketDirs: [dir], log: () => {} }, running);
+    control = new Control(
+      store,
+      new Datapath(native),
+      { runDir: path.join(dir, 'run'), allowedSocketDirs: [dir], ownFiles: [path.join(dir, 'run', 'agent.sock')], log: () => {} },
+      running,
+    );
     control.bridges.put('br0', {});
   });
   afterEach(() => {
@@ -208,4 +214,64 @@ describe('20 agent control plane (own logic, fake addon)', () => {
     assert.equal(hp.delete('h0').changes[0].kind, 'hugepages');
     assert.equal(fs.readFileSync(path.join(pool, 'nr_hugepages'), 'utf8'), '4', 'delete gives back what was found');
   });
+
+  it("refuses a server port named after the agent's API socket, and a vhostSockDir that would move one onto it", () => {
+    const before = snapshot();
+    assert.throws(
+      () => control.ports.put('agent.sock', { bridge: 'br0', type: 'dpdkvhostuser' }),
+      (e: ApiError) => e.code === 'invalid' && e.issues![0].field === 'name' && /agent's own socket/.test(e.issues![0].rule),
+    );
+    assert.equal(snapshot(), before);
+    control.settings.put({ vhostSockDir: 'socks' });
+    control.ports.put('agent.sock', { bridge: 'br0', type: 'dpdkvhostuser' }); // socks/agent.sock: no collision
+    const moved = snapshot();
+    assert.throws(
+      () => control.settings.put({ vhostSockDir: '.' }),
+      (e: ApiError) => e.code === 'invalid' && e.issues![0].field === 'vhostSockDir',
+    );
+    assert.equal(snapshot(), moved);
+  });
+
+  it('canonicalizes socket paths before any check: a//b is a/b, and <dir>//run is the run dir', () => {
+    control.ports.put('p0', port('p0'));
+    const before = snapshot();
+    assert.throws(
+      () => control.ports.put('p1', port('p1', { vhostServerPath: path.join(dir, 'q') + '//p0.sock' })),
+      (e: ApiError) => e.code === 'conflict' && e.issues![0].field === 'vhostServerPath',
+    );
+    assert.throws(
+      () => control.ports.put('p2', port('p2', { vhostServerPath: `${dir}//run/agent.sock` })),
+      (e: ApiError) => e.code === 'invalid' && /run directory/.test(e.issues![0].rule),
+    );
+    assert.equal(snapshot(), before);
+    const p3 = control.ports.put('p3', port('p3', { vhostServerPath: path.join(dir, 'q') + '//p3.sock' })).object!;
+    assert.ok(p3.type === 'dpdkvhostuserclient');
+    assert.equal(p3.vhostServerPath, path.join(dir, 'q', 'p3.sock'));
+  });
+
+  it('refuses PMD CPUs the host does not have when they are set, and changes nothing', () => {
+    const before = snapshot();
+    assert.throws(
+      () => control.settings.put({ pmdCpus: [1023] }),
+      (e: ApiError) => e.code === 'invalid' && e.issues![0].field === 'pmdCpus.0' && /online/.test(e.issues![0].rule),
+    );
+    assert.equal(snapshot(), before);
+  });
+
+  it('starts with the default PMD CPU when the stored ones do not exist here, and says so in the settings', () => {
+    const r = runningSettings({ ...defaultSettings(), pmdCpus: [99] }, [0, 1]);
+    assert.deepEqual(
+      r.refused?.map((x) => x.field),
+      ['pmdCpus.0'],
+    );
+    assert.equal(r.pmdCpus.length, 1);
+    assert.notEqual(r.pmdCpus[0], 99);
+    const c = new Control(store, new Datapath(new FakeNative()), { runDir: path.join(dir, 'run'), allowedSocketDirs: [dir], log: () => {} }, r);
+    assert.deepEqual(c.settings.get().running.refused, r.refused);
+    assert.ok(!c.settings.get().restartRequired.includes('pmdCpus'), 'a restart would not take it either');
+  });
 });
+
+function defaultSettings() {
+  return { vhostSockDir: '.', vhostIommuSupport: false, pmdCpus: [] as number[], memoryMb: 256, hugepages: 'auto' as const, pmdMaxSleepUs: 200 };
+}

@@ -27,7 +27,7 @@ export class Control {
     const ctx: PortContext = { dp, store, opts, running, sockDir: () => storedSettings(store).spec.vhostSockDir, applyErrors: new Map() };
     this.ports = new Ports(ctx, this.log);
     this.bridges = new Bridges(store, dp, this.ports, this.log);
-    this.settings = new Settings(store, dp, this.ports, opts.runDir, running, this.log);
+    this.settings = new Settings(store, dp, this.ports, opts, running, this.log);
   }
 
   /** The stored configuration, without live status: what a dry run must leave byte-for-byte. */

@@ -7,15 +7,17 @@ import {
   SettingsSpec,
   type ChangeOptions,
   type ChangeResult,
+  type FieldIssue,
   type PlannedChange,
   type RunningSettings,
   type SettingsState,
   type Stored,
 } from '../../api';
 import type { Datapath } from '../datapath';
+import { onlineCpus } from '../host';
 import type { Store, StoredObject } from '../store';
 import { ChangeSequence, diffFields, type ObjectClass, type Plan, type Removal } from './change';
-import { serverSocketPath, type Ports } from './ports';
+import { ownSocket, serverSocketPath, type ControlOptions, type Ports } from './ports';
 
 /** The store's name of the one settings object. */
 export const SETTINGS = 'global';
@@ -30,6 +32,12 @@ export function storedSettings(store: Store): { spec: StoredSettings; version: n
   return { spec: defaults, version: 0 };
 }
 
+/** Why these PMD CPUs cannot run here: each must be a CPU the host has online. */
+export function pmdCpuProblems(cpus: number[], online: number[]): FieldIssue[] {
+  const list = online.join(',');
+  return cpus.flatMap((c, i) => (online.includes(c) ? [] : [{ field: `pmdCpus.${i}`, rule: `must be a CPU this host has online (${list}); ${c} is not` }]));
+}
+
 export class Settings implements ObjectClass<SettingsSpec, StoredSettings, SettingsState> {
   readonly kind = 'settings';
   readonly what = 'settings';
@@ -41,7 +49,7 @@ export class Settings implements ObjectClass<SettingsSpec, StoredSettings, Setti
     private readonly store: Store,
     private readonly dp: Datapath,
     private readonly ports: Ports,
-    private readonly runDir: string,
+    private readonly opts: ControlOptions,
     readonly running: RunningSettings,
     log: (msg: string) => void,
   ) {
@@ -69,12 +77,17 @@ export class Settings implements ObjectClass<SettingsSpec, StoredSettings, Setti
       memoryMb: spec.memoryMb,
       vhostIommuSupport: spec.vhostIommuSupport,
     };
-    return RESTART_SETTINGS.filter((k) => JSON.stringify(want[k]) !== JSON.stringify(this.running[k]));
+    // A setting refused at start is reported as refused: a restart would not take it either.
+    const refused = new Set((this.running.refused ?? []).map((r) => r.field.split('.')[0]));
+    return RESTART_SETTINGS.filter((k) => !refused.has(k) && JSON.stringify(want[k]) !== JSON.stringify(this.running[k]));
   }
 
   plan(name: string, spec: StoredSettings): Plan<SettingsState> {
     const cur = storedSettings(this.store).spec;
     const diff = diffFields(cur, spec);
+    // Checked when set, against this host: at the next start it would be too late to say so.
+    const cpuProblems = diff.some((d) => d.field === 'pmdCpus') ? pmdCpuProblems(spec.pmdCpus, onlineCpus()) : [];
+    if (cpuProblems.length) throw new ApiError('invalid', `invalid settings: ${cpuProblems.map((p) => `${p.field} ${p.rule}`).join('; ')}`, cpuProblems);
     const sockDirMoves = cur.vhostSockDir !== spec.vhostSockDir;
     const serverPorts = this.ports.stored().filter((p) => p.spec.type === 'dpdkvhostuser');
     const change: PlannedChange = {
@@ -87,6 +100,13 @@ export class Settings implements ObjectClass<SettingsSpec, StoredSettings, Setti
     };
     if (change.restartRequired?.length) change.why = `takes effect at the agent's next start (restart required: ${change.restartRequired.join(', ')})`;
     const changes = [change];
+    for (const p of sockDirMoves ? serverPorts : []) {
+      const to = serverSocketPath(this.opts.runDir, spec.vhostSockDir, p.name);
+      if (ownSocket(this.opts, to))
+        throw new ApiError('invalid', `invalid settings: vhostSockDir would put server port ${p.name}'s socket on the agent's own socket ${to}`, [
+          { field: 'vhostSockDir', rule: `must not put a server port's socket on the agent's own socket (${p.name})` },
+        ]);
+    }
     if (sockDirMoves)
       for (const p of serverPorts)
         changes.push({
@@ -97,8 +117,8 @@ export class Settings implements ObjectClass<SettingsSpec, StoredSettings, Setti
           diff: [
             {
               field: 'socketPath',
-              from: serverSocketPath(this.runDir, cur.vhostSockDir, p.name),
-              to: serverSocketPath(this.runDir, spec.vhostSockDir, p.name),
+              from: serverSocketPath(this.opts.runDir, cur.vhostSockDir, p.name),
+              to: serverSocketPath(this.opts.runDir, spec.vhostSockDir, p.name),
             },
           ],
           why: 'vhostSockDir moved: the server socket is re-created and its guest must reconnect',

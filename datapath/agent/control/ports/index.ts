@@ -22,7 +22,7 @@ import { VhostUserPort } from './vhost-user';
 import { VxlanPort } from './vxlan';
 
 export { Port, type ControlOptions, type PortContext } from './port';
-export { serverSocketPath } from './vhost-user';
+export { ownSocket, serverSocketPath } from './vhost-user';
 
 type SpecOf = { [T in PortType]: Stored<PortSpecOf<T>> };
 type PortClass<T extends PortType> = new (ctx: PortContext, name: string, spec: SpecOf[T]) => Port;

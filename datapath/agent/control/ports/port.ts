@@ -10,6 +10,8 @@ export interface ControlOptions {
   runDir: string;
   /** Where client ports' vhostServerPath may be (QEMU's side). */
   allowedSocketDirs: string[];
+  /** The agent's own files (its API socket): no port's socket may be one of them. */
+  ownFiles?: string[];
   /** Group that QEMU runs as: socket directories and server sockets get it, mode 0770/0660. */
   socketGid?: number;
   /** Where change records go (stderr by default). */

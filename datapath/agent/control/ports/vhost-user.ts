@@ -17,12 +17,17 @@ import {
   type VhostUserPortState,
 } from '../../../api';
 import type { AppliedPort, AppliedVhostUser } from '../../datapath';
-import { Port } from './port';
+import { Port, type ControlOptions } from './port';
 import { portStatus } from './vhost-user-status';
 
 /** Where a server port's socket is: <run dir>/<vhostSockDir>/<name>. */
 export function serverSocketPath(runDir: string, sockDir: string, name: string): string {
   return path.join(runDir, sockDir, name);
+}
+
+/** Whether p is one of the agent's own files (its API socket). */
+export function ownSocket(opts: ControlOptions, p: string): boolean {
+  return (opts.ownFiles ?? []).some((f) => path.resolve(f) === p);
 }
 
 export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
@@ -49,6 +54,8 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
     // The run dir holds the agent's own sockets (its API, server ports): never QEMU's.
     if (client && (p + path.sep).startsWith(path.resolve(opts.runDir) + path.sep))
       throw bad(`must not be in the agent's run directory ${opts.runDir}: it holds the agent's own sockets`);
+    // A server port named after the agent's API socket would replace it, and the API would stop answering.
+    if (ownSocket(opts, p)) throw bad(`must not name the agent's own socket ${p}`);
     const dirs = client ? opts.allowedSocketDirs : [opts.runDir];
     const inside = dirs.find((d) => p.startsWith(path.resolve(d) + path.sep));
     if (!inside) throw bad(`must be inside ${dirs.join(' or ')} (the allowed socket directories)`);

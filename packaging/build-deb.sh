@@ -54,6 +54,7 @@ if [[ ! -f $cache ]]; then
   # their "#!/usr/bin/env node" (a node this package does not depend on) becomes an empty line.
   chmod 0644 "$lib/datapath/native/build/Release/vhostnet_datapath.node"
   sed -i '1s/^#!.*//' "$lib/dist/datapath/agent/main.js" "$lib/dist/datapath/vhostctl/main.js"
+  chmod 0644 "$lib/dist/datapath/agent/main.js" "$lib/dist/datapath/vhostctl/main.js"
   find "$r" -exec touch -h -d "@$EPOCH" {} +
 
   # dpkg-shlibdeps reads debian/control of a source package: a minimal one, beside the tree.

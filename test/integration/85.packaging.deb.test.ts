@@ -108,11 +108,12 @@ describe('85 packaging: the vhostnet-agent .deb installed, run from its unit, re
     assert.match(fs.readFileSync('/etc/vhostnet/agent.token', 'utf8'), /^[0-9a-f]{64}\n$/);
     assert.equal(fs.statSync('/var/lib/vhostnet').mode & 0o777, 0o700);
     for (const bin of ['vhostnet-agent', 'vhostctl']) {
-      const which = run('sh', ['-c', `command -v ${bin}`]).trim();
+      // An operator's PATH, not this test's (which has the repository's node_modules/.bin first).
+      const which = run('env', ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'sh', '-c', `command -v ${bin}`]).trim();
       assert.equal(which, `/usr/bin/${bin}`);
     }
     assert.match(run('/usr/lib/vhostnet/bin/node', ['--version']), /^v24\./);
-    assert.match(run('vhostnet-agent', ['--help']), /--insecure-tcp/);
+    assert.match(run('/usr/bin/vhostnet-agent', ['--help']), /--insecure-tcp/);
     // systemd reads the unit without complaint (it checks ExecStart is there and executable).
     const verify = spawnSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8' });
     assert.equal(verify.status, 0, verify.stderr);

@@ -178,8 +178,9 @@ export class TestpmdGuest {
     ];
     log.write(`# ${args.join(' ')}\n`);
     // stderr joins stdout in one pipe so error messages (e.g. "Bad arguments")
-    // stay in order with the prompt and are part of cmd()'s output.
-    const proc = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
+    // stay in order with the prompt and are part of cmd()'s output. SIGPIPE ignored, as QEMU
+    // does: virtio_user writing to a switch that just died must get EPIPE and reconnect, not die.
+    const proc = spawn('sh', ['-c', 'trap "" PIPE; exec "$0" "$@" 2>&1', ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
     if (proc.pid === undefined) throw new Error('TestpmdGuest.start: could not spawn stdbuf dpdk-testpmd');
     const guest = new TestpmdGuest(proc, opts.ports, queues, logFile);
     proc.stdout!.on('data', (d: Buffer) => {

@@ -260,8 +260,11 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
           if (st.queuePairs !== gp.queues) wrong.push(`${at}: ${GUEST_PORT} has ${st.queuePairs} queue pairs in the datapath, ${gp.queues} stored`);
           await g.send(0, NOBODY_MAC, 4);
           await g.stopForwarding();
+          // The guest has put the frames in its ring; the PMD learns when it dequeues them, soon after.
+          const fdbOf = async (b: string) => (await a.client.get<{ mac: string; port: string }[]>(`/bridges/${b}/fdb`)).filter((e) => e.mac === GUEST_MAC);
+          await waitFor('the guest MAC learned', async () => (await fdbOf(gp.bridge)).length > 0, 5000, 20).catch(() => undefined);
           for (const b of bridges) {
-            const learned = (await a.client.get<{ mac: string; port: string }[]>(`/bridges/${b.name}/fdb`)).filter((e) => e.mac === GUEST_MAC);
+            const learned = await fdbOf(b.name);
             const expect = b.name === gp.bridge ? [`${GUEST_MAC}@${GUEST_PORT}`] : [];
             if (JSON.stringify(learned.map((e) => `${e.mac}@${e.port}`)) !== JSON.stringify(expect))
               wrong.push(`${at}: bridge ${b.name} learned ${JSON.stringify(learned)} from the guest; ${GUEST_PORT} is stored on ${gp.bridge}`);

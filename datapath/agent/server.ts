@@ -188,10 +188,24 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
   return crypto.timingSafeEqual(given, want) && !!m;
 }
 
+/**
+ * One JSON line per request on stderr once it is answered: when it arrived (epoch ms, with
+ * fractions), how long it took, and its status, so an operator (or a test) can see which
+ * requests were served when, and whether two hosts were changed at the same time.
+ */
+function logRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const t0 = performance.timeOrigin + performance.now();
+  res.once('finish', () => {
+    const line = { event: 'request', method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, start: new Date(t0).toISOString(), startMs: Number(t0.toFixed(3)), durationMs: Number((performance.timeOrigin + performance.now() - t0).toFixed(3)) };
+    process.stderr.write(`${JSON.stringify(line)}\n`);
+  });
+}
+
 export function createServer(table: Route[], opts: ListenOptions): http.Server {
   const tcp = opts.listen.startsWith('tcp://');
   if (tcp && !opts.token) throw new Error('listening on TCP needs a token (--token-file): the API changes the host network');
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    logRequest(req, res);
     const started = process.hrtime.bigint();
     let template = '(unmatched)';
     if (opts.apiMetrics)

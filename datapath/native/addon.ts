@@ -34,6 +34,23 @@ export interface QueueStats {
   txBytes: number;
   /** Packets the guest had no room for (enqueue returned fewer than offered), or no vring ready. */
   txDrops: number;
+  /** Every drop under its reason (egress ones also in txDrops; malformed and macLimit are on ingress). */
+  drops: DropCounters;
+}
+
+export interface DropCounters {
+  /** The guest had no descriptors, or no RX vring ready. */
+  ringFull: number;
+  /** Longer than the egress port's MTU (+ Ethernet header and one VLAN tag) or its underlay carries. */
+  mtuExceeded: number;
+  /** An offload the port cannot take and the datapath cannot do in software (e.g. IPv6 GSO, SCTP). */
+  offloadUnsupported: number;
+  /** The tunnel's underlay refused it (tx ring full, no buffer for the copy). */
+  underlaySendFailure: number;
+  /** Not learned: the ingress port reached its MAC limit. */
+  macLimit: number;
+  /** Received shorter than an Ethernet header, or with a multicast source MAC. */
+  malformed: number;
 }
 
 export interface PortInfo {
@@ -49,6 +66,12 @@ export interface PortInfo {
   /** Virtio feature bits the port offers, and those negotiated with the guest, as hex strings ("0x..."). */
   offeredFeatures: string;
   negotiatedFeatures: string;
+  /** The port's MTU (setPortMtu, default 1500; a tunnel's: its underlay's MTU - 50). */
+  mtu: number;
+  /** The MTU the guest's virtio-net took (VIRTIO_NET_F_MTU, from QEMU's host_mtu); absent if none. */
+  guestMtu?: number;
+  /** Tunnel ports: the underlay interface's MTU when the port was made. */
+  underlayMtu?: number;
   /** Totals and per queue pair (index = queue pair). */
   stats: QueueStats;
   queues: QueueStats[];
@@ -117,6 +140,8 @@ export interface NativeDatapath {
   /** Unregisters the socket; returns once no PMD touches the port any more. Its FDB entries go too. */
   destroyPort(port: number): void;
   portInfo(port: number): PortInfo;
+  /** Frames longer than mtu + 18 bytes are not sent to the port (counted as mtuExceeded). 68..9710. Optional for fakes. */
+  setPortMtu?(port: number, mtu: number): void;
   /** The live entries; a read changes nothing (aging is swept by the datapath every second). */
   fdb(bridge: number): FdbEntry[];
   /** Optional only so unit-test fakes may leave it out. */

@@ -11,6 +11,7 @@
         "src/control.cpp",
         "src/eal.cpp",
         "src/fdb.cpp",
+        "src/offload.cpp",
         "src/pmd.cpp",
         "src/ports/ethdev.cpp",
         "src/ports/port.cpp",

@@ -36,7 +36,7 @@ void Datapath::republish() {
     next[i] = new PmdConf();
     next[i]->members.resize(kMaxBridges);
     next[i]->lanes.resize(kMaxPorts);
-    for (int p = 0; p < kMaxPorts; p++) next[i]->tx[p] = {-1, 0, 0, nullptr, nullptr, nullptr, nullptr, 0};
+    for (int p = 0; p < kMaxPorts; p++) next[i]->tx[p] = {-1, 0, 0, nullptr, nullptr, nullptr, nullptr, 0, {}};
   }
   // Ports in id order, each adding its destinations, flood-list entries and polled queues.
   Publisher pub{next, n};

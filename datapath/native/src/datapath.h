@@ -14,6 +14,7 @@
 #include <rte_mempool.h>
 #include "bridge.h"
 #include "limits.h"
+#include "offload.h"
 #include "ports/port.h"
 #include "rcu.h"
 #include "stats.h"
@@ -50,6 +51,7 @@ struct TxTarget {
   const uint16_t* lanes;  // [source queue pair % nLanes] -> guest RX vring (enabled, or a fallback)
   const Tunnel* tun;      // tunnel port: encapsulate and send on its ethdev's queue ethQueue
   uint16_t ethQueue;
+  EgressCaps caps;  // what the port takes (MTU, offloads the guest negotiated)
 };
 
 struct PmdConf {

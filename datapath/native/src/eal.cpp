@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 #include "datapath.h"
 #include "errors.h"
+#include "offload.h"
 #include "pmd.h"
 
 namespace vhn {
@@ -80,6 +81,13 @@ InitResult ealInit(const EalOptions& o) {
     g.shutDown = true;
     throw std::runtime_error("init: cannot create the mbuf pool of " + std::to_string(nb) + " mbufs: " + rte_strerror(e) +
                              " (raise opts.memoryMb)");
+  }
+  try {
+    offloadInit((int)rte_socket_id());
+  } catch (...) {
+    rte_eal_cleanup();
+    g.shutDown = true;
+    throw;
   }
   g.running.store(true);
   for (int i = 0; i < n; i++) {

@@ -12,6 +12,7 @@
 #include <rte_prefetch.h>
 #include <rte_vhost.h>
 #include "datapath.h"
+#include "offload.h"
 
 namespace vhn {
 
@@ -56,22 +57,82 @@ __attribute__((noinline)) void sendEthdev(const TxTarget& t, rte_mbuf* const* pk
   }
 }
 
-// VXLAN port: a copy of each frame behind outer headers, one tx burst on the underlay ethdev.
+// Frames from one burst headed for one port may become more (GSO segments): staged here.
+constexpr uint16_t kStage = kBurst + kMaxSegs;
+
+// VXLAN port: a copy of each frame behind outer headers, tx bursts on the underlay ethdev.
+// Frames with an offload request or too long for the tunnel go through offload.cpp.
 __attribute__((noinline)) void sendTunnel(const TxTarget& t, rte_mbuf* const* pkts, uint16_t n) {
   if (t.tun->raw) return sendEthdev(t, pkts, n);
-  rte_mbuf* out[kBurst];
+  rte_mbuf* out[kStage];
   uint16_t k = 0;
+  uint64_t sentAll = 0, bytes = 0, failed = 0;
+  auto flush = [&] {
+    uint16_t sent = k ? rte_eth_tx_burst(t.tun->ethPort, t.ethQueue, out, k) : 0;
+    for (uint16_t i = 0; i < sent; i++) bytes += out[i]->pkt_len - kVxlanOverhead;
+    if (unlikely(sent < k)) {
+      rte_pktmbuf_free_bulk(out + sent, k - sent);
+      failed += k - sent;
+    }
+    sentAll += sent;
+    k = 0;
+  };
   for (uint16_t i = 0; i < n; i++) {
-    rte_mbuf* o = vxlanEncap(*t.tun, pkts[i], g.pool);
-    if (likely(o != nullptr)) out[k++] = o;
+    rte_mbuf* m = pkts[i];
+    if (likely(!(m->ol_flags & kOffloadFlags) && m->pkt_len <= t.caps.maxFrame)) {
+      rte_mbuf* o = vxlanEncap(*t.tun, m, g.pool);
+      if (likely(o != nullptr)) out[k++] = o;
+      else countDrop(t.ctr, kDropUnderlay, 1);  // no mbuf for the copy
+      continue;
+    }
+    if (k + kMaxSegs > kStage) flush();
+    DropReason why;
+    int r = tunnelEgress(*t.tun, m, t.caps, out + k, &why);
+    if (r < 0) countDrop(t.ctr, why, 1);
+    else k = (uint16_t)(k + r);
   }
-  uint16_t sent = k ? rte_eth_tx_burst(t.tun->ethPort, t.ethQueue, out, k) : 0;
-  uint64_t bytes = 0;
-  for (uint16_t i = 0; i < sent; i++) bytes += out[i]->pkt_len - kVxlanOverhead;
-  if (unlikely(sent < k)) rte_pktmbuf_free_bulk(out + sent, k - sent);
-  addCounter(t.ctr->txPackets, sent);
+  flush();
+  addCounter(t.ctr->txPackets, sentAll);
   addCounter(t.ctr->txBytes, bytes);
-  if (unlikely(sent != n)) addCounter(t.ctr->txDrops, n - sent);
+  if (unlikely(failed)) countDrop(t.ctr, kDropUnderlay, failed);
+}
+
+// Enqueues out[0..k) (librte_vhost takes at most kBurst per call); the rest is ring-full.
+inline void enqueueAll(int vid, uint16_t vring, QueueCounters* ctr, rte_mbuf** out, uint16_t k) {
+  uint16_t done = 0;
+  while (done < k) {
+    uint16_t want = (uint16_t)(k - done) < kBurst ? (uint16_t)(k - done) : (uint16_t)kBurst;
+    uint16_t sent = rte_vhost_enqueue_burst(vid, vring, out + done, want);
+    addCounter(ctr->txPackets, sent);
+    addCounter(ctr->txBytes, sumBytes(out + done, sent));
+    done = (uint16_t)(done + sent);
+    if (sent < want) break;
+  }
+  if (unlikely(done != k)) countDrop(ctr, kDropRingFull, k - done);
+}
+
+// A burst with offload requests or frames too long for the guest: offload.cpp decides per frame
+// (as it is, checksummed copy, GSO segments, or dropped for a reason).
+__attribute__((noinline)) void sendVhostSlow(const TxTarget& t, uint16_t vring, QueueCounters* ctr, rte_mbuf* const* pkts, uint16_t n) {
+  rte_mbuf* out[kStage];
+  rte_mbuf* fresh[kStage];
+  uint16_t k = 0, nf = 0;
+  auto flush = [&] {
+    if (k) enqueueAll(t.vid, vring, ctr, out, k);
+    if (nf) rte_pktmbuf_free_bulk(fresh, nf);  // the enqueue copied them
+    k = nf = 0;
+  };
+  for (uint16_t i = 0; i < n; i++) {
+    if (k + kMaxSegs > kStage) flush();
+    DropReason why;
+    int r = vhostEgress(pkts[i], t.caps, out + k, &why);
+    if (r == 0) out[k++] = pkts[i];
+    else if (r > 0) {
+      for (int j = 0; j < r; j++) fresh[nf++] = out[k + j];
+      k = (uint16_t)(k + r);
+    } else countDrop(ctr, why, 1);
+  }
+  flush();
 }
 
 // srcQp: the queue pair the burst came in on, -1 if it has none (then the PMD's default lane).
@@ -80,7 +141,7 @@ inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n, 
   const TxTarget& t = c->tx[port];
   if (unlikely(t.tun != nullptr)) return sendTunnel(t, pkts, n);
   if (unlikely(t.vid < 0)) {  // destination has no ready guest RX vring
-    if (t.ctr) addCounter(t.ctr->txDrops, n);
+    if (t.ctr) countDrop(t.ctr, kDropRingFull, n);
     return;
   }
   uint16_t vring = t.vring;
@@ -89,21 +150,22 @@ inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n, 
     vring = t.lanes[t.nLanes == 1 ? 0 : (uint16_t)srcQp % t.nLanes];
     ctr = t.row0 + vring / 2;
   }
+  if (unlikely(needsEgressWork(pkts, n, t.caps))) return sendVhostSlow(t, vring, ctr, pkts, n);
   uint16_t sent = rte_vhost_enqueue_burst(t.vid, vring, pkts, n);
   addCounter(ctr->txPackets, sent);
   addCounter(ctr->txBytes, sumBytes(pkts, sent));
-  if (unlikely(sent != n)) addCounter(ctr->txDrops, n - sent);
+  if (unlikely(sent != n)) countDrop(ctr, kDropRingFull, n - sent);
 }
 
 // Learns the source and returns the destination port, kFlood or kDrop.
 inline int32_t route(RxQueue& q, const rte_mbuf* m, uint32_t now) {
-  if (unlikely(m->data_len < 14)) return kDrop;  // not even an Ethernet header
+  if (unlikely(m->data_len < 14)) return countDrop(q.ctr, kDropMalformed, 1), kDrop;  // not even an Ethernet header
   const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
   const uint64_t src = srcMac(eth), dst = dstMac(eth);
   Fdb* f = q.fdb;
   uint32_t gen = f->gen.load(std::memory_order_acquire);
   if (unlikely(src != q.srcMac || now != q.srcSec || gen != q.srcGen)) {
-    if (unlikely(src & 1)) return kDrop;  // multicast source: invalid frame
+    if (unlikely(src & 1)) return countDrop(q.ctr, kDropMalformed, 1), kDrop;  // multicast source: invalid frame
     if (!f->isCurrent(src, q.port, now)) f->learn(src, q.port, now);
     q.srcMac = src;
     q.srcSec = now;

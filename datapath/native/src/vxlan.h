@@ -22,6 +22,7 @@ struct Tunnel {
   uint16_t ethPort;               // the af_packet ethdev
   uint16_t queues;                // ethdev queue pairs (one per PMD: tx queues are not shared)
   bool raw = false;               // an uplink port (ports/ethdev.cpp): frames as they are, no outer header
+  uint32_t underlayMtu = 0;       // the interface's MTU when the port was made
   std::string vdevName, iface;
 };
 
@@ -44,6 +45,18 @@ inline uint16_t vxlanSrcPort(const uint8_t* in, uint32_t len) {
   return (uint16_t)(49152 + ((h >> 40) & 0x3fff));
 }
 
+// Writes the outer headers at d for an inner frame of len bytes whose first `seen` bytes are at in.
+inline void vxlanFillOuter(const Tunnel& t, uint8_t* d, const uint8_t* in, uint32_t len, uint32_t seen) {
+  memcpy(d, t.outer, kVxlanOverhead);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(d + 14);
+  ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + 8 + len));
+  ip->hdr_checksum = 0;
+  ip->hdr_checksum = rte_ipv4_cksum(ip);
+  uint16_t* udp = reinterpret_cast<uint16_t*>(d + 34);
+  udp[0] = rte_cpu_to_be_16(vxlanSrcPort(in, seen));
+  udp[2] = rte_cpu_to_be_16((uint16_t)(8 + 8 + len));
+}
+
 // Returns a new mbuf holding outer headers + a copy of m (the burst's mbufs are shared by
 // flooding and freed in bulk by the loop, so they cannot be handed to the ethdev), or nullptr.
 inline rte_mbuf* vxlanEncap(const Tunnel& t, const rte_mbuf* m, rte_mempool* pool) {
@@ -55,18 +68,22 @@ inline rte_mbuf* vxlanEncap(const Tunnel& t, const rte_mbuf* m, rte_mempool* poo
     rte_pktmbuf_free(o);
     return nullptr;
   }
-  memcpy(d, t.outer, kVxlanOverhead);
   uint8_t* in = d + kVxlanOverhead;
   const void* src = rte_pktmbuf_read(m, 0, len, in);
   if (src != in) memcpy(in, src, len);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(d + 14);
-  ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + 8 + len));
-  ip->hdr_checksum = 0;
-  ip->hdr_checksum = rte_ipv4_cksum(ip);
-  uint16_t* udp = reinterpret_cast<uint16_t*>(d + 34);
-  udp[0] = rte_cpu_to_be_16(vxlanSrcPort(in, len));
-  udp[2] = rte_cpu_to_be_16((uint16_t)(8 + 8 + len));
+  vxlanFillOuter(t, d, in, len, len);
   return o;
+}
+
+// Puts the outer headers in front of m, in its headroom (m is ours: a copy or a GSO segment,
+// possibly chained: the underlay's af_packet PMD copies chains). False if there is no room.
+inline bool vxlanPrepend(const Tunnel& t, rte_mbuf* m) {
+  const uint32_t len = m->pkt_len, seen = m->data_len;
+  if (unlikely(len + 36 > 0xffff)) return false;
+  uint8_t* d = reinterpret_cast<uint8_t*>(rte_pktmbuf_prepend(m, (uint16_t)kVxlanOverhead));
+  if (unlikely(!d)) return false;
+  vxlanFillOuter(t, d, d + kVxlanOverhead, len, seen);
+  return true;
 }
 
 // True (and m adjusted to the inner frame) if m is IPv4/UDP from remoteIp to localIp:udpPort

@@ -71,6 +71,11 @@ Napi::Object statsObject(Napi::Env env, const PortStatsView& s) {
   o.Set("txPackets", (double)s.txPackets);
   o.Set("txBytes", (double)s.txBytes);
   o.Set("txDrops", (double)s.txDrops);
+  static const char* const kReasonNames[kDropReasons] = {"ringFull", "mtuExceeded", "offloadUnsupported", "underlaySendFailure",
+                                                         "macLimit", "malformed"};
+  Napi::Object d = Napi::Object::New(env);
+  for (int r = 0; r < kDropReasons; r++) d.Set(kReasonNames[r], (double)s.drops[r]);
+  o.Set("drops", d);
   return o;
 }
 
@@ -78,6 +83,16 @@ std::string hex(uint64_t v) {
   char b[24];
   snprintf(b, sizeof b, "0x%llx", (unsigned long long)v);
   return b;
+}
+
+Napi::Value SetPortMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  requireReady(env, "setPortMtu");
+  int port = idArg(info, 0, "setPortMtu: port", kMaxPorts);
+  if (info.Length() < 2) typeErr(env, "setPortMtu: mtu is required (an integer)");
+  uint32_t mtu = (uint32_t)intIn(env, info[1], "setPortMtu: mtu", 68, 9710);
+  guarded(env, [&] { setPortMtu(port, mtu); });
+  return env.Undefined();
 }
 
 Napi::Value PortInfo(const Napi::CallbackInfo& info) {
@@ -93,6 +108,9 @@ Napi::Value PortInfo(const Napi::CallbackInfo& info) {
   o.Set("queuePairs", v.queuePairs);
   o.Set("offeredFeatures", hex(v.offered));
   o.Set("negotiatedFeatures", hex(v.negotiated));
+  o.Set("mtu", v.mtu);
+  if (v.guestMtu) o.Set("guestMtu", v.guestMtu);
+  if (v.underlayMtu) o.Set("underlayMtu", v.underlayMtu);
   o.Set("stats", statsObject(env, v.total));
   Napi::Array qs = Napi::Array::New(env, v.queues.size());
   for (size_t i = 0; i < v.queues.size(); i++) qs.Set((uint32_t)i, statsObject(env, v.queues[i]));
@@ -108,6 +126,7 @@ void definePorts(Napi::Env env, Napi::Object exports) {
   exports.Set("createEthdevPort", Napi::Function::New(env, CreateEthdevPort, "createEthdevPort"));
   exports.Set("destroyPort", Napi::Function::New(env, DestroyPort, "destroyPort"));
   exports.Set("portInfo", Napi::Function::New(env, PortInfo, "portInfo"));
+  exports.Set("setPortMtu", Napi::Function::New(env, SetPortMtu, "setPortMtu"));
 }
 
 }  // namespace vhn

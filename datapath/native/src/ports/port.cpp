@@ -90,10 +90,20 @@ void destroyPort(int id) {
   release(*p);
 }
 
+void setPortMtu(int id, uint32_t mtu) {
+  if (mtu < 68 || mtu > 9710) throw RangeErr("setPortMtu: mtu must be between 68 and 9710");
+  std::lock_guard<std::mutex> lk(g.mu);
+  Port* p = getPort(id, "setPortMtu");
+  if (p->mtu == mtu) return;
+  p->mtu = mtu;
+  g.republish();
+}
+
 PortInfoView portInfo(int id) {
   std::lock_guard<std::mutex> lk(g.mu);
   Port* p = getPort(id, "portInfo");
   PortInfoView v;
+  v.mtu = p->mtu;
   p->ops->info(*p, v);
   int nq = std::max<int>(std::max<int>(v.queuePairs, p->maxQueuePairsSeen), 1);  // qp 0 holds drops while never connected
   v.queues.resize(nq);
@@ -106,6 +116,7 @@ PortInfoView portInfo(int id) {
       s.txPackets += readCounter(c->txPackets);
       s.txBytes += readCounter(c->txBytes);
       s.txDrops += readCounter(c->txDrops);
+      for (int r = 0; r < kDropReasons; r++) s.drops[r] += readCounter(c->drops[r]);
     }
   for (auto& s : v.queues) {
     v.total.rxPackets += s.rxPackets;
@@ -113,6 +124,7 @@ PortInfoView portInfo(int id) {
     v.total.txPackets += s.txPackets;
     v.total.txBytes += s.txBytes;
     v.total.txDrops += s.txDrops;
+    for (int r = 0; r < kDropReasons; r++) v.total.drops[r] += s.drops[r];
   }
   return v;
 }

@@ -14,12 +14,16 @@ namespace vhn {
 
 struct PortStatsView {
   uint64_t rxPackets = 0, rxBytes = 0, txPackets = 0, txBytes = 0, txDrops = 0;
+  uint64_t drops[kDropReasons] = {};  // by DropReason
 };
 
 struct PortInfoView {
   bool connected = false, socketReady = false;
   int vringsEnabled = 0, vringsTotal = 0, queuePairs = 0;
   uint64_t offered = 0, negotiated = 0;
+  uint32_t mtu = 0;          // the port's (setPortMtu, or its default)
+  uint32_t guestMtu = 0;     // what the guest's virtio-net took (VIRTIO_NET_F_MTU), 0 if it did not
+  uint32_t underlayMtu = 0;  // tunnel ports: the underlay interface's
   PortStatsView total;
   std::vector<PortStatsView> queues;
 };
@@ -38,6 +42,7 @@ struct Port {
   bool started = false;            // open succeeded
   bool dying = false;              // destroyPort in progress: excluded from every PMD config
   uint16_t maxQueuePairsSeen = 0;  // stats are kept per queue pair across reconnects
+  uint32_t mtu = 1500;             // setPortMtu; a tunnel's starts at its underlay's MTU - 50
   PortCounters ctr;
 };
 
@@ -66,5 +71,8 @@ struct PortOps {
 int addPort(std::unique_ptr<Port> p, int bridge, const char* fn, const std::function<std::string(uint16_t)>& keyTaken);
 void destroyPort(int port);
 PortInfoView portInfo(int port);
+// Frames longer than mtu + 18 (Ethernet header, one VLAN tag) are not sent to the port; a
+// tunnel also stops at what its underlay carries. 68..9710, as OVS's mtu_request.
+void setPortMtu(int port, uint32_t mtu);
 
 }  // namespace vhn

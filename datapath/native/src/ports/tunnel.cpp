@@ -3,8 +3,12 @@
 // like vrings and encapsulate / decapsulate inline (vxlan.h).
 #include "tunnel.h"
 #include <atomic>
+#include <cstring>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <rte_bus_vdev.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -26,6 +30,24 @@ std::string ifaceState(const std::string& iface) {
   unsigned idx = if_nametoindex(iface.c_str());
   return idx ? "" : "spec.iface: interface " + iface + " does not exist in the agent's network namespace";
 }
+
+// The interface's MTU (SIOCGIFMTU), 1500 if it cannot be read.
+uint32_t ifaceMtu(const std::string& iface) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ifreq r{};
+  strncpy(r.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+  int ok = fd >= 0 ? ioctl(fd, SIOCGIFMTU, &r) : -1;
+  if (fd >= 0) close(fd);
+  return ok == 0 && r.ifr_mtu > 0 ? (uint32_t)r.ifr_mtu : 1500;
+}
+
+// The longest inner frame a tunnel sends: its MTU, what the underlay's MTU leaves after the outer
+// IPv4/UDP/VXLAN headers and the inner Ethernet header, and the af_packet ring's 2016-byte frames.
+uint32_t tunnelMaxFrame(const Port& p, const Tunnel& t) {
+  uint32_t m = p.mtu + 18;
+  if (t.underlayMtu > 36 && t.underlayMtu - 36 < m) m = t.underlayMtu - 36;
+  return m < 2016 - kVxlanOverhead ? m : 2016 - kVxlanOverhead;
+}
 }  // namespace
 
 static void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
@@ -33,6 +55,7 @@ static void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   if (!why.empty()) throw RangeErr("createTunnel: " + why);
   t.iface = s.iface;
   t.queues = queues;
+  t.underlayMtu = ifaceMtu(s.iface);
   t.vdevName = "net_af_packet_vhn" + std::to_string(vdevSeq++);
   // a deeper ring absorbs the PMD being descheduled; qdisc bypass saves the tx path a qdisc
   std::string args = "iface=" + s.iface + ",qpairs=" + std::to_string(queues) + ",framecnt=4096,qdisc_bypass=1";
@@ -74,6 +97,7 @@ void tunnelOpen(Port& base) {
   auto& p = static_cast<TunnelPort&>(base);
   openTunnel(p.t, p.spec, (uint16_t)std::max<size_t>(1, g.pmds.size()));
   p.maxQueuePairsSeen = p.t.queues;
+  p.mtu = p.t.underlayMtu > 50 + 68 ? p.t.underlayMtu - 50 : 68;  // the bridge's frames must fit in the underlay's
 }
 
 void tunnelClose(Port& p) { closeTunnel(static_cast<TunnelPort&>(p).t); }
@@ -82,6 +106,7 @@ void tunnelInfo(const Port& base, PortInfoView& v) {
   auto& p = static_cast<const TunnelPort&>(base);
   v.connected = p.started && !p.dying;
   v.queuePairs = p.t.queues;  // one underlay queue pair per PMD
+  v.underlayMtu = p.t.underlayMtu;
 }
 
 // PMD i sends on the ethdev's tx queue i (af_packet queues are not thread-safe); the rx queues
@@ -91,7 +116,7 @@ void tunnelPublish(Port& base, Publisher& pub) {
   if (!p.started) return;
   for (int i = 0; i < pub.nPmds; i++) {
     uint16_t tq = (uint16_t)(i % p.t.queues);
-    pub.tx(i, p, {-1, 0, 0, p.ctr.at(i, tq), p.ctr.at(i, 0), nullptr, &p.t, tq});
+    pub.tx(i, p, {-1, 0, 0, p.ctr.at(i, tq), p.ctr.at(i, 0), nullptr, &p.t, tq, {tunnelMaxFrame(p, p.t), 0, 0, 0, 0}});
   }
   for (uint16_t tq = 0; tq < p.t.queues; tq++) {
     RxQueue q{};

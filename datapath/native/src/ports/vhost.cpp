@@ -178,7 +178,20 @@ void vhostInfo(const Port& base, PortInfoView& v) {
     for (int i = 0; i < p.nrVrings; i++) v.vringsEnabled += p.vringEnabled[i].load(std::memory_order_relaxed);
     v.queuePairs = p.nrVrings / 2;
     rte_vhost_get_negotiated_features(p.vid, &v.negotiated);
+    uint16_t mtu = 0;
+    if (rte_vhost_get_mtu(p.vid, &mtu) == 0) v.guestMtu = mtu;
   }
+}
+
+// virtio-net feature bits (virtio 1.2, 5.1.3)
+constexpr int kGuestCsum = 1, kGuestTso4 = 7, kGuestTso6 = 8, kGuestUfo = 10;
+
+// What the guest takes: its MTU (+ Ethernet header and a VLAN tag) and the offloads it negotiated.
+EgressCaps vhostCaps(const VhostPort& p) {
+  uint64_t f = 0;
+  rte_vhost_get_negotiated_features(p.vid, &f);
+  auto has = [f](int bit) { return (uint8_t)((f >> bit) & 1); };
+  return {p.mtu + 18, has(kGuestCsum), has(kGuestTso4), has(kGuestTso6), has(kGuestUfo)};
 }
 
 // Destinations: per PMD, the guest RX vring of its lane. Sources: every enabled guest TX vring.
@@ -200,7 +213,7 @@ void vhostPublish(Port& base, Publisher& pub) {
     // feeds every queue pair of a multiqueue guest; lanes whose vring is off fall back.
     auto& lanes = pub.lanes(i, p);
     for (int k = 0; k < p.nrVrings / 2; k++) lanes.push_back(p.vringEnabled[2 * k] ? (uint16_t)(2 * k) : (uint16_t)v);
-    pub.tx(i, p, {p.vid, (uint16_t)v, (uint16_t)lanes.size(), p.ctr.at(i, v / 2), p.ctr.at(i, 0), lanes.data(), nullptr, 0});
+    pub.tx(i, p, {p.vid, (uint16_t)v, (uint16_t)lanes.size(), p.ctr.at(i, v / 2), p.ctr.at(i, 0), lanes.data(), nullptr, 0, vhostCaps(p)});
   }
   for (int v = 1; v < p.nrVrings; v += 2) {
     if (!p.vringEnabled[v]) continue;

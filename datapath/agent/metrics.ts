@@ -175,13 +175,26 @@ const COUNTERS: [keyof CounterRow, string, string][] = [
   ['txErrors', 'tx_errors', 'Errors while sending packets.'],
 ];
 
+// The API's drop reasons (DropCounters) as metric label values.
+const DROP_LABEL: Record<string, string> = {
+  ringFull: 'tx_ring_full',
+  mtuExceeded: 'mtu_exceeded',
+  offloadUnsupported: 'offload_unsupported',
+  underlaySendFailure: 'underlay_send_failure',
+  macLimit: 'mac_limit',
+  malformed: 'malformed',
+};
+const DROP_HELP =
+  'Packets dropped, by reason (tx_ring_full: the destination had no room or no ready vring; mtu_exceeded; offload_unsupported; ' +
+  'underlay_send_failure; mac_limit; malformed: on ingress).';
+
 function addCounters(set: FamilySet, prefix: string, labels: Labels, row: CounterRow): void {
   for (const [key, suffix, help] of COUNTERS)
     set.add(`${prefix}_${suffix}_total`, 'counter', help, labels, typeof row[key] === 'number' ? (row[key] as number) : 0);
   // Drops by reason; a datapath that counts only "no room at the destination" reports that one.
-  const drops = row.drops ?? { tx_ring_full: row.txDrops };
+  const drops = row.drops ?? { ringFull: row.txDrops };
   for (const [reason, n] of Object.entries(drops))
-    set.add(`${prefix}_dropped_total`, 'counter', 'Packets dropped, by reason (tx_ring_full: the destination had no room or no ready vring).', { ...labels, reason }, n);
+    set.add(`${prefix}_dropped_total`, 'counter', DROP_HELP, { ...labels, reason: DROP_LABEL[reason] ?? reason }, n);
 }
 
 /** /proc/self/task/<tid>/status: voluntary and involuntary context switches of one thread. */

@@ -38,7 +38,7 @@ export interface QueueStats {
   drops: DropCounters;
 }
 
-export interface DropCounters {
+export type DropCounters = {
   /** The guest had no descriptors, or no RX vring ready. */
   ringFull: number;
   /** Longer than the egress port's MTU (+ Ethernet header and one VLAN tag) or its underlay carries. */
@@ -51,7 +51,7 @@ export interface DropCounters {
   macLimit: number;
   /** Received shorter than an Ethernet header, or with a multicast source MAC. */
   malformed: number;
-}
+};
 
 export interface PortInfo {
   /** A vhost device is attached (new_device called, destroy_device not yet). */

@@ -32,7 +32,8 @@ const p1 = dp.createPort({ bridge: br, mode: 'server', path: sock1 });
 console.log('ports', p0, p1, 'on bridge', br);
 
 const timer = setInterval(() => {
-  const a = dp.portInfo(p0), b = dp.portInfo(p1);
+  const a = dp.portInfo(p0),
+    b = dp.portInfo(p1);
   console.log(JSON.stringify({ p0: a.stats, p1: b.stats, neg0: a.negotiatedFeatures, fdb: dp.fdb(br), pmds: dp.pmdStats() }));
 }, 5000);
 

@@ -87,7 +87,12 @@ export class VhostNetworkArgError extends Error {
 }
 
 // The API's own field rules, so a name the agent would refuse is refused here first.
-function checkField(component: string, field: string, schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } }, value: unknown): void {
+function checkField(
+  component: string,
+  field: string,
+  schema: { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } },
+  value: unknown,
+): void {
   const r = schema.safeParse(value);
   if (!r.success) throw new VhostNetworkArgError(component, field, r.error!.issues[0].message);
 }
@@ -103,7 +108,8 @@ export function nicList(component: string, guest: string, nics: VhostNetworkGues
   const field = `guests.${guest}.nics`;
   if (nics === undefined) return [{}];
   if (typeof nics === 'number') {
-    if (!Number.isInteger(nics) || nics < 0 || nics > 32) throw new VhostNetworkArgError(component, field, 'must be a whole number from 0 to 32, or a list of NICs');
+    if (!Number.isInteger(nics) || nics < 0 || nics > 32)
+      throw new VhostNetworkArgError(component, field, 'must be a whole number from 0 to 32, or a list of NICs');
     return Array.from({ length: nics }, () => ({}));
   }
   if (!Array.isArray(nics)) throw new VhostNetworkArgError(component, field, 'must be a number or a list of NICs');
@@ -139,7 +145,8 @@ export function planNetwork(component: string, args: VhostNetworkArgs): NetworkP
   for (const [guest, spec] of Object.entries(args.guests)) {
     checkField(component, `guests.${guest} (its name)`, Name, guest);
     if (typeof spec !== 'object' || spec === null) throw new VhostNetworkArgError(component, `guests.${guest}`, 'must be an object');
-    if (spec.boot === undefined) throw new VhostNetworkArgError(component, `guests.${guest}.boot`, "is required ({ kind: 'kernel', kernel, initrd? } or { kind: 'disk', image })");
+    if (spec.boot === undefined)
+      throw new VhostNetworkArgError(component, `guests.${guest}.boot`, "is required ({ kind: 'kernel', kernel, initrd? } or { kind: 'disk', image })");
     const names: string[] = [];
     nicList(component, guest, spec.nics).forEach((nic, i) => {
       const field = `guests.${guest}.nics[${i}]`;
@@ -188,7 +195,11 @@ export class VhostNetwork extends pulumi.ComponentResource {
 
     this.bridge = new Bridge(plan.bridge.resourceName, { ...conn, name: plan.bridge.name, macAgingSeconds: args.macAgingSeconds }, child);
     if (plan.hugepages && args.hugepages)
-      this.hugepages = new HugepageConfig(plan.hugepages.resourceName, { ...conn, pageSize: args.hugepages.pageSize ?? '2M', pages: args.hugepages.pages, mountPath: args.hugepages.mountPath }, child);
+      this.hugepages = new HugepageConfig(
+        plan.hugepages.resourceName,
+        { ...conn, pageSize: args.hugepages.pageSize ?? '2M', pages: args.hugepages.pages, mountPath: args.hugepages.mountPath },
+        child,
+      );
 
     this.ports = {};
     for (const p of plan.ports)

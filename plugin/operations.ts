@@ -3,7 +3,16 @@
 // contract's schemas (datapath/api). A rename there touches this file only. The plugin never
 // re-implements an operation.
 import type { z } from 'zod';
-import { BridgeSpec, DpdkPortSpec, GuestVmSpec, HugepageSpec, SettingsSpec, VhostUserClientPortSpec, VhostUserServerPortSpec, VxlanPortSpec } from '../datapath/api';
+import {
+  BridgeSpec,
+  DpdkPortSpec,
+  GuestVmSpec,
+  HugepageSpec,
+  SettingsSpec,
+  VhostUserClientPortSpec,
+  VhostUserServerPortSpec,
+  VxlanPortSpec,
+} from '../datapath/api';
 import * as impl from '../provider/operations';
 import { MODULE, RESOURCE_TYPES } from '../provider/tokens';
 

@@ -50,7 +50,8 @@ export function agentFindings(r: ChangeResult<unknown>): string[] {
 export function checkInPreview(resource: pulumi.CustomResource, kind: Kind, props: Record<string, pulumi.Input<unknown>>): void {
   if (!pulumi.runtime.isDryRun()) return;
   const required = new pulumi.Config('vhostnet').getBoolean('previewRequiresAgent') ?? false;
-  const objectKind = kind === 'bridge' ? 'bridge' : kind === 'clientPort' || kind === 'serverPort' || kind === 'vxlanPort' || kind === 'dpdkPort' ? 'port' : undefined;
+  const objectKind =
+    kind === 'bridge' ? 'bridge' : kind === 'clientPort' || kind === 'serverPort' || kind === 'vxlanPort' || kind === 'dpdkPort' ? 'port' : undefined;
   pulumi.all(props).apply(async (p) => {
     const endpoint = endpointOf(p);
     const what = kind === 'settings' ? 'settings' : `${objectKind ?? kind} ${String(p.name)}`;

@@ -24,7 +24,13 @@ export class RemoteCopy extends pulumi.dynamic.Resource {
     super(
       remoteProvider('copy'),
       name,
-      { ...sshInputs(args.connection), localPath: args.localPath, remotePath: args.remotePath, triggers: args.triggers, removeOnDelete: args.removeOnDelete ?? false },
+      {
+        ...sshInputs(args.connection),
+        localPath: args.localPath,
+        remotePath: args.remotePath,
+        triggers: args.triggers,
+        removeOnDelete: args.removeOnDelete ?? false,
+      },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...REMOTE_SECRETS] },
       'vhostnet',
       'RemoteCopy',

@@ -73,7 +73,9 @@ export function judge(kind: string, op: ReportedChange['op'], fields: string[]):
       return op === 'delete' ? d('the guest is stopped') : op === 'replace' ? d('the guest is stopped and started again') : d('the guest restarts to apply it');
     case 'VhostUserClientPort':
     case 'VhostUserPort':
-      return op === 'update' ? h('in place; the guest keeps its link') : d(op === 'delete' ? "the port goes: its guest's link drops" : "the port is re-created: its guest's link drops");
+      return op === 'update'
+        ? h('in place; the guest keeps its link')
+        : d(op === 'delete' ? "the port goes: its guest's link drops" : "the port is re-created: its guest's link drops");
     case 'Bridge':
       return op === 'update' ? h('in place') : d(`the bridge ${op === 'delete' ? 'goes' : 'is re-created'}: every port on it drops`);
     case 'HugepageConfig':
@@ -168,7 +170,7 @@ export function main(argv: string[], write: (s: string) => void = (s) => process
     try {
       json = JSON.parse(text);
     } catch (e) {
-      throw new Error(`input: not JSON (${(e as Error).message}); run pulumi preview with --json`);
+      throw new Error(`input: not JSON (${(e as Error).message}); run pulumi preview with --json`, { cause: e });
     }
     changes = classify(json);
   } catch (e) {

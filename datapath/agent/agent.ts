@@ -153,7 +153,7 @@ async function serve(
     } catch (e) {
       if (!cfg.metricsOptional) {
         await new Promise<void>((r) => server.close(() => r()));
-        throw new Error(`metrics listener ${cfg.metricsListen}: ${(e as Error).message}`);
+        throw new Error(`metrics listener ${cfg.metricsListen}: ${(e as Error).message}`, { cause: e });
       }
       process.stderr.write(`vhostnet-agent: warning: no metrics served: ${cfg.metricsListen}: ${(e as Error).message}\n`);
     }

@@ -120,7 +120,15 @@ export class EventWatcher {
       this.links.set(p.name, now);
       const tunnel = p.type === 'vxlan';
       if (!was) {
-        if (emit) this.log.emit({ type: tunnel ? 'tunnel' : 'link', port: p.name, bridge: p.bridge, portType: p.type, link: now.link, reason: now.reason ?? 'port created' });
+        if (emit)
+          this.log.emit({
+            type: tunnel ? 'tunnel' : 'link',
+            port: p.name,
+            bridge: p.bridge,
+            portType: p.type,
+            link: now.link,
+            reason: now.reason ?? 'port created',
+          });
       } else if (was.link !== now.link || (now.link === 'down' && was.reason !== now.reason)) {
         if (emit)
           this.log.emit({
@@ -147,9 +155,23 @@ export class EventWatcher {
       if (!emit || !was) continue;
       // A quick restart may go crashed -> restarting -> running between two looks: the count says so.
       if (now.restarts > was.restarts)
-        this.log.emit({ type: 'guest', guest: g.name, state: now.state, from: was.state, restarts: now.restarts, reason: `restarted by the agent (restart ${now.restarts})${g.status?.exitReason ? `: ${g.status.exitReason}` : ''}` });
+        this.log.emit({
+          type: 'guest',
+          guest: g.name,
+          state: now.state,
+          from: was.state,
+          restarts: now.restarts,
+          reason: `restarted by the agent (restart ${now.restarts})${g.status?.exitReason ? `: ${g.status.exitReason}` : ''}`,
+        });
       else if (now.state !== was.state)
-        this.log.emit({ type: 'guest', guest: g.name, state: now.state, from: was.state, restarts: now.restarts, reason: g.status?.exitReason ?? `state ${was.state} -> ${now.state}` });
+        this.log.emit({
+          type: 'guest',
+          guest: g.name,
+          state: now.state,
+          from: was.state,
+          restarts: now.restarts,
+          reason: g.status?.exitReason ?? `state ${was.state} -> ${now.state}`,
+        });
     }
 
     const pending = this.src.restartRequired();

@@ -229,7 +229,13 @@ export function dpdkWorkerThreads(): Map<number, number> {
 
 export async function collect(src: MetricsSources): Promise<string> {
   const set = new FamilySet();
-  set.add('vhostnet_build_info', 'gauge', 'The agent build: version and the DPDK it runs on. Always 1.', { version: src.build.version, dpdk_version: src.build.dpdkVersion }, 1);
+  set.add(
+    'vhostnet_build_info',
+    'gauge',
+    'The agent build: version and the DPDK it runs on. Always 1.',
+    { version: src.build.version, dpdk_version: src.build.dpdkVersion },
+    1,
+  );
 
   for (const p of src.ports()) {
     const labels = { bridge: p.bridge, port: p.name, type: p.type };
@@ -257,13 +263,25 @@ export async function collect(src: MetricsSources): Promise<string> {
     set.add('vhostnet_pmd_rxqs', 'gauge', 'Rx queues the PMD polls.', labels, pmd.rxQueueNames.length);
     for (const q of pmd.rxQueueNames) {
       const cut = q.lastIndexOf(':');
-      set.add('vhostnet_pmd_rxq_assigned', 'gauge', 'An rx queue (interface, rxq) polled by this PMD. Always 1.', { ...labels, interface: q.slice(0, cut), rxq: q.slice(cut + 1) }, 1);
+      set.add(
+        'vhostnet_pmd_rxq_assigned',
+        'gauge',
+        'An rx queue (interface, rxq) polled by this PMD. Always 1.',
+        { ...labels, interface: q.slice(0, cut), rxq: q.slice(cut + 1) },
+        1,
+      );
     }
     const tid = threads.get(pmd.lcore);
     const cs = tid === undefined ? undefined : contextSwitches(tid);
     if (cs) {
       set.add('vhostnet_pmd_context_switches_total', 'counter', 'Voluntary context switches of the PMD thread (its idle sleeps).', labels, cs.voluntary);
-      set.add('vhostnet_pmd_nonvol_context_switches_total', 'counter', 'Involuntary context switches of the PMD thread (preempted: its CPU is shared).', labels, cs.involuntary);
+      set.add(
+        'vhostnet_pmd_nonvol_context_switches_total',
+        'counter',
+        'Involuntary context switches of the PMD thread (preempted: its CPU is shared).',
+        labels,
+        cs.involuntary,
+      );
     }
   }
 
@@ -282,7 +300,14 @@ export async function collect(src: MetricsSources): Promise<string> {
   for (const g of guests) byState.set(g.status?.state ?? 'unknown', (byState.get(g.status?.state ?? 'unknown') ?? 0) + 1);
   for (const [state, n] of byState) set.add('vhostnet_guests', 'gauge', 'GuestVMs by state.', { state }, n);
   set.declare('vhostnet_guest_restarts_total', 'counter', 'Times the agent restarted a GuestVM after it exited (restartPolicy).');
-  for (const g of guests) set.add('vhostnet_guest_restarts_total', 'counter', 'Times the agent restarted a GuestVM after it exited (restartPolicy).', { guest: g.name }, g.status?.restarts ?? 0);
+  for (const g of guests)
+    set.add(
+      'vhostnet_guest_restarts_total',
+      'counter',
+      'Times the agent restarted a GuestVM after it exited (restartPolicy).',
+      { guest: g.name },
+      g.status?.restarts ?? 0,
+    );
 
   src.api.collect(set);
   return render(set.list());

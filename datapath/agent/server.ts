@@ -67,7 +67,9 @@ function eventsQuery(q: URLSearchParams): { since: number; waitMs: number } {
     const v = q.get(k);
     if (v === null) return 0;
     if (!/^(0|[1-9][0-9]*)$/.test(v) || Number(v) > max)
-      throw new ApiError('invalid', `invalid query: ${k} must be a whole number from 0 to ${max}`, [{ field: k, rule: `must be a whole number from 0 to ${max}` }]);
+      throw new ApiError('invalid', `invalid query: ${k} must be a whole number from 0 to ${max}`, [
+        { field: k, rule: `must be a whole number from 0 to ${max}` },
+      ]);
     return Number(v);
   };
   return { since: num('since', Number.MAX_SAFE_INTEGER), waitMs: num('wait', EVENTS_MAX_WAIT) * 1000 };
@@ -196,7 +198,15 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
 function logRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
   const t0 = performance.timeOrigin + performance.now();
   res.once('finish', () => {
-    const line = { event: 'request', method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, start: new Date(t0).toISOString(), startMs: Number(t0.toFixed(3)), durationMs: Number((performance.timeOrigin + performance.now() - t0).toFixed(3)) };
+    const line = {
+      event: 'request',
+      method: req.method,
+      path: (req.url ?? '/').split('?')[0],
+      status: res.statusCode,
+      start: new Date(t0).toISOString(),
+      startMs: Number(t0.toFixed(3)),
+      durationMs: Number((performance.timeOrigin + performance.now() - t0).toFixed(3)),
+    };
     process.stderr.write(`${JSON.stringify(line)}\n`);
   });
 }

@@ -129,7 +129,16 @@ export interface NativeDatapath {
    * remoteMac/remoteIp. Throws naming the field (iface missing, already an underlay, bad value).
    * destroyPort removes it like any port. Optional only so unit-test fakes may leave it out.
    */
-  createTunnel?(spec: { bridge: number; iface: string; localIp: string; remoteIp: string; localMac: string; remoteMac: string; vni: number; udpPort: number }): number;
+  createTunnel?(spec: {
+    bridge: number;
+    iface: string;
+    localIp: string;
+    remoteIp: string;
+    localMac: string;
+    remoteMac: string;
+    vni: number;
+    udpPort: number;
+  }): number;
   /**
    * An uplink port on the bridge: the DPDK ethdev devargs names (a PCI address, probed if the EAL
    * has not; or a vdev such as net_af_xdp0,iface=eth1 / net_af_packet0,iface=eth1), one queue pair
@@ -154,6 +163,5 @@ export interface NativeDatapath {
 
 /** Loads the built addon. Only the agent calls this: the provider must never load native code. */
 export function loadNative(): NativeDatapath {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   return require('../../../datapath/native/build/Release/vhostnet_datapath.node') as NativeDatapath;
 }

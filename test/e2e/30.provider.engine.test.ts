@@ -23,7 +23,8 @@ describe('30 provider: pulumi preview / up / refresh / import / destroy with the
     { name: 'dpdkvhostclient1', bridge: 'br0', path: sock('dpdkvhostclient1') },
     ...extra,
   ];
-  const configure = (cfg: Record<string, unknown>) => setConfig(s.stack, { 'vhostnet:endpoint': `unix:${agent.socket}`, bridges: [{ name: 'br0' }], ports: ports(), ...cfg });
+  const configure = (cfg: Record<string, unknown>) =>
+    setConfig(s.stack, { 'vhostnet:endpoint': `unix:${agent.socket}`, bridges: [{ name: 'br0' }], ports: ports(), ...cfg });
 
   before(async () => {
     agent = await AgentProcess.start({ name: 'engine' });
@@ -49,7 +50,14 @@ describe('30 provider: pulumi preview / up / refresh / import / destroy with the
     const up = await s.stack.up();
     assert.equal(up.summary.resourceChanges?.create, 4);
     assert.equal(up.outputs.sockets.value.dpdkvhostclient0, sock('dpdkvhostclient0'));
-    const starting = TestpmdGuest.start({ name: `g-engine-${process.pid}`, logDir: agent.dir, ports: [{ path: sock('dpdkvhostclient0'), server: true, mac: MAC0 }, { path: sock('dpdkvhostclient1'), server: true, mac: MAC1 }] });
+    const starting = TestpmdGuest.start({
+      name: `g-engine-${process.pid}`,
+      logDir: agent.dir,
+      ports: [
+        { path: sock('dpdkvhostclient0'), server: true, mac: MAC0 },
+        { path: sock('dpdkvhostclient1'), server: true, mac: MAC1 },
+      ],
+    });
     guest = await starting;
     await waitFor('links up', async () => (await agent.client.get<VhostUserPortState[]>('/ports')).every((p) => p.status!.link === 'up'));
     await guest.send(0, MAC1, 100);
@@ -143,7 +151,11 @@ describe('31 provider: the agent token is a secret', function () {
     fs.writeFileSync(path.join(dir, 'token'), token, { mode: 0o600 });
     const port = 17000 + (process.pid % 1000);
     const agent = await AgentProcess.start({ name: 'token', dir, args: ['--listen', `tcp://127.0.0.1:${port}`, '--token-file', path.join(dir, 'token')] });
-    const s = await engineStack('token', E2E_PROGRAM, { 'vhostnet:endpoint': `http://127.0.0.1:${port}`, 'vhostnet:token': token, bridges: [{ name: 'brtok' }] });
+    const s = await engineStack('token', E2E_PROGRAM, {
+      'vhostnet:endpoint': `http://127.0.0.1:${port}`,
+      'vhostnet:token': token,
+      bridges: [{ name: 'brtok' }],
+    });
     try {
       await s.stack.up();
       const text = s.stateFile();

@@ -63,7 +63,9 @@ describe('33 provider: preview refuses guests that cannot work, before anything 
       // With the port in place, the agent's dry run checks the host: memory beyond the free hugepages.
       await s.stack.setConfig('guests', { value: '[]' });
       await s.stack.up();
-      await s.stack.setConfig('guests', { value: JSON.stringify([{ name: 'g', memoryMb: 524288, kernel: img.kernel, initrd: img.initrd, nics: [{ port: 'p0' }] }]) });
+      await s.stack.setConfig('guests', {
+        value: JSON.stringify([{ name: 'g', memoryMb: 524288, kernel: img.kernel, initrd: img.initrd, nics: [{ port: 'p0' }] }]),
+      });
       const mid = JSON.stringify(await agent.client.get('/state'));
       await assert.rejects(s.stack.preview(), /memoryMb.*needs 524288 MiB, \d+ MiB are free/s);
       assert.equal(JSON.stringify(await agent.client.get('/state')), mid);

@@ -40,7 +40,10 @@ describe('34 examples run as written', function () {
     await run('quickstart', path.join(EXAMPLES, 'quickstart'), async ({ outputs }) => {
       assert.deepEqual(outputs.sockets.value, [path.join(agent.dir, 'dpdkvhostclient0'), path.join(agent.dir, 'dpdkvhostclient1')]);
       const ports = await agent.client.get<PortState[]>('/ports');
-      assert.deepEqual(ports.map((p) => `${p.bridge}/${p.name}/${p.type}`), ['br0/dpdkvhostclient0/dpdkvhostuserclient', 'br0/dpdkvhostclient1/dpdkvhostuserclient']);
+      assert.deepEqual(
+        ports.map((p) => `${p.bridge}/${p.name}/${p.type}`),
+        ['br0/dpdkvhostclient0/dpdkvhostuserclient', 'br0/dpdkvhostclient1/dpdkvhostuserclient'],
+      );
       assert.ok((outputs.qemuArgs.value as string[][])[0].includes('-chardev'));
     });
   });

@@ -31,10 +31,16 @@ describe('60 components: VhostNetwork (examples/network) with the real engine', 
     assert.deepEqual(guests.vm1.ports, ['vm1-eth0']);
     assert.deepEqual(guests.vm1.sockets, [path.join(agent.dir, 'vm', 'vm1-eth0')]);
     assert.match(guests.vm1.macs[0], /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
-    assert.ok(guests.vm1.qemuCommand.some((a) => a.includes(guests.vm1.sockets[0]) && /server=on/.test(a)), guests.vm1.qemuCommand.join(' '));
+    assert.ok(
+      guests.vm1.qemuCommand.some((a) => a.includes(guests.vm1.sockets[0]) && /server=on/.test(a)),
+      guests.vm1.qemuCommand.join(' '),
+    );
     assert.match(guests.vm2.libvirtXml, /<interface type='vhostuser'>[\s\S]*mode='server'/);
     const st = await agent.client.get<{ bridges: { name: string }[]; ports: { name: string; bridge: string }[] }>('/state');
-    assert.deepEqual(st.bridges.map((b) => b.name), ['br0']);
+    assert.deepEqual(
+      st.bridges.map((b) => b.name),
+      ['br0'],
+    );
     assert.deepEqual(st.ports.map((p) => `${p.bridge}/${p.name}`).sort(), ['br0/vm1-eth0', 'br0/vm2-eth0']);
     const { waitReplies } = guestPings(() => agent.client, '169.254.100');
     await waitReplies('vm1', 2, 3, 180000);

@@ -8,7 +8,13 @@ import type { BridgeState, VhostUserPortState } from '../../datapath/api';
 import { AgentProcess } from '../helpers/agent-process';
 import { EXAMPLES, engineStack, setConfig, type EngineStack } from '../helpers/pulumi-stack';
 
-interface LoggedRequest { method: string; path: string; status: number; startMs: number; durationMs: number }
+interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number;
+  startMs: number;
+  durationMs: number;
+}
 
 /** The requests an agent logged (one JSON line each on its stderr, agent.log) after byte `from`. */
 function requestsLogged(h: AgentProcess, from: number): LoggedRequest[] {
@@ -61,20 +67,30 @@ describe('61 components: one stack, many hosts (examples/many-hosts)', function 
     });
     assert.equal(up.summary.resourceChanges?.create, 7, JSON.stringify(up.summary.resourceChanges)); // stack + 2 x (bridge + 2 ports)
     // Both bridges were under way before either finished: the engine did not serialize the hosts.
-    assert.deepEqual(seq.slice(0, 2).map((x) => x.split(' ')[0]), ['start', 'start'], seq.join(', '));
+    assert.deepEqual(
+      seq.slice(0, 2).map((x) => x.split(' ')[0]),
+      ['start', 'start'],
+      seq.join(', '),
+    );
     // The same from the hosts' side, in each agent's own request log: creating br0 (from the
     // provider's first request about it to the answer to the last, its PUT) was under way on B before it was done on A, and the
     // other way round. Applied one host after the other, the two spans could not overlap.
     const span = (h: AgentProcess) => {
       const reqs = requestsLogged(h, logFrom.get(h)!).filter((r) => r.path === '/v1/bridges/br0');
-      assert.ok(reqs.some((r) => r.method === 'PUT' && r.status === 200), `${h.name} logged no PUT of br0: ${JSON.stringify(reqs)}`);
+      assert.ok(
+        reqs.some((r) => r.method === 'PUT' && r.status === 200),
+        `${h.name} logged no PUT of br0: ${JSON.stringify(reqs)}`,
+      );
       return { from: reqs[0].startMs, to: Math.max(...reqs.map((r) => r.startMs + r.durationMs)) };
     };
     const [sa, sb] = [span(a), span(b)];
     assert.ok(sa.from < sb.to && sb.from < sa.to, `br0 on hosta ${JSON.stringify(sa)} and on hostb ${JSON.stringify(sb)} do not overlap`);
     for (const h of [a, b]) {
       const ports = await h.client.get<VhostUserPortState[]>('/ports');
-      assert.deepEqual(ports.map((p) => `${p.bridge}/${p.name}@${path.dirname(p.vhostServerPath!)}`).sort(), [`br0/dpdkvhostclient0@${h.dir}`, `br0/dpdkvhostclient1@${h.dir}`]);
+      assert.deepEqual(ports.map((p) => `${p.bridge}/${p.name}@${path.dirname(p.vhostServerPath!)}`).sort(), [
+        `br0/dpdkvhostclient0@${h.dir}`,
+        `br0/dpdkvhostclient1@${h.dir}`,
+      ]);
       assert.equal(await aging(h), 300);
     }
     assert.deepEqual(Object.keys(up.outputs.perHost.value).sort(), ['hosta', 'hostb']);
@@ -93,7 +109,11 @@ describe('61 components: one stack, many hosts (examples/many-hosts)', function 
     await b.launch(); // the host comes back with what it had (its agent's state survives restarts)
     assert.equal(await aging(b), 300);
     const refresh = await s.stack.refresh();
-    assert.deepEqual(Object.keys(refresh.summary.resourceChanges ?? {}), ['same'], `refresh found the state true: ${JSON.stringify(refresh.summary.resourceChanges)}`);
+    assert.deepEqual(
+      Object.keys(refresh.summary.resourceChanges ?? {}),
+      ['same'],
+      `refresh found the state true: ${JSON.stringify(refresh.summary.resourceChanges)}`,
+    );
     const pending: string[] = [];
     const pv = await s.stack.preview({
       onEvent: (e) => {

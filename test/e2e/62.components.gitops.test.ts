@@ -18,7 +18,12 @@ describe('62 components: GitOps review report and drift check (examples/gitops)'
     { name: 'p1', bridge: 'br0', path: sock('p1'), ...p1 },
   ];
   const run = (script: string, ...args: string[]) => {
-    const r = spawnSync('bash', [path.join(EXAMPLES, 'gitops', script), 'gitops', ...args], { cwd: s.dir, env: { ...process.env, ...s.env }, encoding: 'utf8', timeout: 300000 });
+    const r = spawnSync('bash', [path.join(EXAMPLES, 'gitops', script), 'gitops', ...args], {
+      cwd: s.dir,
+      env: { ...process.env, ...s.env },
+      encoding: 'utf8',
+      timeout: 300000,
+    });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
 

@@ -41,7 +41,19 @@ export class AgentProcess {
   }
 
   async launch(): Promise<void> {
-    const args = [MAIN, '--run-dir', this.runDir, '--state-dir', path.join(this.dir, 'state'), '--file-prefix', `vhn-${this.name}`, '--socket-dir', this.dir, '--eal-arg=--log-level=lib.eal:error', ...this.extraArgs];
+    const args = [
+      MAIN,
+      '--run-dir',
+      this.runDir,
+      '--state-dir',
+      path.join(this.dir, 'state'),
+      '--file-prefix',
+      `vhn-${this.name}`,
+      '--socket-dir',
+      this.dir,
+      '--eal-arg=--log-level=lib.eal:error',
+      ...this.extraArgs,
+    ];
     const logFile = fs.openSync(path.join(this.dir, 'agent.log'), 'a');
     // ip netns exec execs the agent in place: proc.pid is the agent's own pid
     const proc = this.netns
@@ -60,7 +72,11 @@ export class AgentProcess {
       });
       proc.once('exit', (code, sig) => {
         clearTimeout(timer);
-        reject(new Error(`agent exited (${code ?? sig}) before listening; see ${this.dir}/agent.log: ${fs.readFileSync(path.join(this.dir, 'agent.log'), 'utf8').slice(-2000)}`));
+        reject(
+          new Error(
+            `agent exited (${code ?? sig}) before listening; see ${this.dir}/agent.log: ${fs.readFileSync(path.join(this.dir, 'agent.log'), 'utf8').slice(-2000)}`,
+          ),
+        );
       });
     });
     proc.removeAllListeners('exit');

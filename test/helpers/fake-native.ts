@@ -38,7 +38,18 @@ export class FakeNative implements NativeDatapath {
   portInfo(): PortInfo {
     const drops = { ringFull: 0, mtuExceeded: 0, offloadUnsupported: 0, underlaySendFailure: 0, macLimit: 0, malformed: 0 };
     const z = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0, drops };
-    return { connected: false, socketReady: true, vringsEnabled: 0, vringsTotal: 0, queuePairs: 0, offeredFeatures: '0x0', negotiatedFeatures: '0x0', mtu: 1500, stats: z, queues: [] };
+    return {
+      connected: false,
+      socketReady: true,
+      vringsEnabled: 0,
+      vringsTotal: 0,
+      queuePairs: 0,
+      offeredFeatures: '0x0',
+      negotiatedFeatures: '0x0',
+      mtu: 1500,
+      stats: z,
+      queues: [],
+    };
   }
   fdb() {
     return [];

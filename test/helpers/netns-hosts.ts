@@ -38,7 +38,9 @@ export function makeHosts(): void {
 
 /** A counter of the namespace kernel's /proc/net/snmp, e.g. snmp(1, 'Udp', 'NoPorts'). */
 export function snmp(i: number, proto: string, field: string): number {
-  const lines = sh('ip', 'netns', 'exec', NS[i], 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith(`${proto}:`));
+  const lines = sh('ip', 'netns', 'exec', NS[i], 'cat', '/proc/net/snmp')
+    .split('\n')
+    .filter((l) => l.startsWith(`${proto}:`));
   const names = lines[0].split(/\s+/);
   return Number(lines[1].split(/\s+/)[names.indexOf(field)]);
 }
@@ -57,7 +59,11 @@ export async function startHost(i: number, tag: string, opts: { guestMacs: strin
   const agent = await AgentProcess.start({ name: `${tag}-${'ab'[i]}`, netns: NS[i] });
   try {
     const sock = path.join(agent.dir, 'g.sock');
-    const starting = TestpmdGuest.start({ name: `g-${tag}-${'ab'[i]}-${process.pid}`, logDir: agent.dir, ports: [{ path: sock, server: true, mac: opts.guestMacs[i] }] });
+    const starting = TestpmdGuest.start({
+      name: `g-${tag}-${'ab'[i]}-${process.pid}`,
+      logDir: agent.dir,
+      ports: [{ path: sock, server: true, mac: opts.guestMacs[i] }],
+    });
     await agent.client.put('/bridges/br0', {});
     await agent.client.put('/ports/g', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock });
     const guest = await starting;

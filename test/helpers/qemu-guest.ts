@@ -1,35 +1,35 @@
 // Helpers for tests that run real QEMU guests: hugepages, console markers, test guest specs.
-import * as fs from "node:fs";
-import { execFileSync } from "node:child_process";
-import type { GuestSpecInput } from "../../datapath/api/guest";
-import { stripTerminal } from "../../datapath/agent/guest/console";
-import type { AgentClient } from "../../datapath/api";
-import { waitFor } from "./agent-process";
-import { guestImage } from "./guest-image";
+import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import type { GuestSpecInput } from '../../datapath/api/guest';
+import { stripTerminal } from '../../datapath/agent/guest/console';
+import type { AgentClient } from '../../datapath/api';
+import { waitFor } from './agent-process';
+import { guestImage } from './guest-image';
 
 /** Reserves 2 MiB hugepages and mounts /dev/hugepages (root only), as the shared context says. */
 export function ensureHugepages(pages = 1024): void {
-  const cur = Number(fs.readFileSync("/proc/sys/vm/nr_hugepages", "utf8"));
-  if (cur < pages) fs.writeFileSync("/proc/sys/vm/nr_hugepages", String(pages));
-  fs.mkdirSync("/dev/hugepages", { recursive: true });
+  const cur = Number(fs.readFileSync('/proc/sys/vm/nr_hugepages', 'utf8'));
+  if (cur < pages) fs.writeFileSync('/proc/sys/vm/nr_hugepages', String(pages));
+  fs.mkdirSync('/dev/hugepages', { recursive: true });
   try {
-    execFileSync("mountpoint", ["-q", "/dev/hugepages"]);
+    execFileSync('mountpoint', ['-q', '/dev/hugepages']);
   } catch {
-    execFileSync("mount", ["-t", "hugetlbfs", "hugetlbfs", "/dev/hugepages"]);
+    execFileSync('mount', ['-t', 'hugetlbfs', 'hugetlbfs', '/dev/hugepages']);
   }
 }
 
 /** Free 2 MiB hugepages right now. */
 export function freeHugepages(): number {
-  const m = /HugePages_Free:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
+  const m = /HugePages_Free:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
   return m ? Number(m[1]) : 0;
 }
 
 export function readConsole(file: string): string {
   try {
-    return stripTerminal(fs.readFileSync(file, "utf8"));
+    return stripTerminal(fs.readFileSync(file, 'utf8'));
   } catch {
-    return "";
+    return '';
   }
 }
 
@@ -40,7 +40,7 @@ export async function waitForConsole(file: string, re: RegExp, timeoutMs: number
     const m = readConsole(file).match(re);
     if (m) return m;
     if (Date.now() - t0 > timeoutMs) {
-      const tail = readConsole(file).split("\n").slice(-15).join("\n");
+      const tail = readConsole(file).split('\n').slice(-15).join('\n');
       throw new Error(`console ${file}: no ${re} within ${timeoutMs} ms; tail:\n${tail}`);
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -53,27 +53,27 @@ export interface TestGuestOptions {
   ip: string;
   /** Peer to ping continuously. */
   ping?: string;
-  nics: { name: string; socketPath: string; portMode: "client" | "server"; mac: string }[];
+  nics: { name: string; socketPath: string; portMode: 'client' | 'server'; mac: string }[];
   memoryMb?: number;
 }
 
 /** A TCG test guest booting the busybox initramfs. */
 export function testGuestSpec(o: TestGuestOptions): GuestSpecInput {
   const img = guestImage();
-  const append = [`quiet`, `vhostnet.ip=${o.ip}`, o.ping ? `vhostnet.ping=${o.ping}` : ""].filter(Boolean).join(" ");
+  const append = [`quiet`, `vhostnet.ip=${o.ip}`, o.ping ? `vhostnet.ping=${o.ping}` : ''].filter(Boolean).join(' ');
   return {
     name: o.name,
     vcpus: 1,
     memoryMb: o.memoryMb ?? 256,
-    accel: "tcg",
-    boot: { kind: "kernel", kernel: img.kernel, initrd: img.initrd, append: `console=ttyS0 ${append}` },
+    accel: 'tcg',
+    boot: { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: `console=ttyS0 ${append}` },
     nics: o.nics,
   };
 }
 
 /** Counts busybox ping replies from `peer` in a console log. */
 export function pingReplies(file: string, peer: string): number {
-  const re = new RegExp(`bytes from ${peer.replace(/\./g, "\\.")}: seq=\\d+`, "g");
+  const re = new RegExp(`bytes from ${peer.replace(/\./g, '\\.')}: seq=\\d+`, 'g');
   return (readConsole(file).match(re) ?? []).length;
 }
 
@@ -83,8 +83,8 @@ export function pingingGuest(net: string, ip: number, peer: number, ports: strin
   return {
     vcpus: 1,
     memoryMb: 256,
-    accel: "tcg",
-    boot: { kind: "kernel", kernel: img.kernel, initrd: img.initrd, append: `console=ttyS0 quiet vhostnet.ip=${net}.${ip}/24 vhostnet.ping=${net}.${peer}` },
+    accel: 'tcg',
+    boot: { kind: 'kernel', kernel: img.kernel, initrd: img.initrd, append: `console=ttyS0 quiet vhostnet.ip=${net}.${ip}/24 vhostnet.ping=${net}.${peer}` },
     nics: ports.map((port) => ({ port })),
     ...extra,
   };

@@ -22,7 +22,9 @@ export function rawRequest(
     const headers: Record<string, string> = { host: 'agent', connection: 'close', ...(req.headers ?? {}) };
     if (body !== undefined || req.contentLength !== undefined) headers['content-length'] = String(req.contentLength ?? body!.length);
     if (body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
-    const head = `${req.method} ${req.path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+    const head = `${req.method} ${req.path} HTTP/1.1\r\n${Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n')}\r\n\r\n`;
     const s = net.connect(socketPath);
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => s.destroy(new Error(`no complete answer to ${req.method} ${req.path} within ${timeoutMs} ms`)), timeoutMs);

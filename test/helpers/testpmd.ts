@@ -76,14 +76,17 @@ function validateStart(opts: TestpmdGuestOptions): number {
   if (typeof opts.logDir !== 'string' || opts.logDir === '') fail(w, 'logDir', 'must be a non-empty directory path', opts.logDir);
   if (!Array.isArray(opts.ports) || opts.ports.length === 0) fail(w, 'ports', 'must be a non-empty array', opts.ports);
   if (opts.ports.length > 8) fail(w, 'ports', 'must have at most 8 entries', opts.ports.length);
-  if (opts.cpus !== undefined && !/^[0-9@,()\-]+$/.test(opts.cpus)) fail(w, 'cpus', 'must be an EAL --lcores list like 0@0,1@0', opts.cpus);
-  if (opts.memMb !== undefined && (!Number.isInteger(opts.memMb) || opts.memMb < 64 || opts.memMb > 4096)) fail(w, 'memMb', 'must be an integer from 64 to 4096', opts.memMb);
+  if (opts.cpus !== undefined && !/^[0-9@,()-]+$/.test(opts.cpus)) fail(w, 'cpus', 'must be an EAL --lcores list like 0@0,1@0', opts.cpus);
+  if (opts.memMb !== undefined && (!Number.isInteger(opts.memMb) || opts.memMb < 64 || opts.memMb > 4096))
+    fail(w, 'memMb', 'must be an integer from 64 to 4096', opts.memMb);
   const queues = opts.ports[0]?.queues ?? 1;
-  if (Number.isInteger(queues) && opts.ports.length * queues > 16) fail(w, 'ports', 'must have at most 16 queues in total (ports x queues) to fit the mbuf pool in memMb', opts.ports.length * queues);
+  if (Number.isInteger(queues) && opts.ports.length * queues > 16)
+    fail(w, 'ports', 'must have at most 16 queues in total (ports x queues) to fit the mbuf pool in memMb', opts.ports.length * queues);
   opts.ports.forEach((p, i) => {
     const f = `ports[${i}]`;
     // sun_path holds 108 bytes including the NUL.
-    if (typeof p.path !== 'string' || p.path === '' || Buffer.byteLength(p.path) > 107 || p.path.includes(',')) fail(w, `${f}.path`, 'must be a non-empty socket path of at most 107 bytes without commas', p.path);
+    if (typeof p.path !== 'string' || p.path === '' || Buffer.byteLength(p.path) > 107 || p.path.includes(','))
+      fail(w, `${f}.path`, 'must be a non-empty socket path of at most 107 bytes without commas', p.path);
     if (typeof p.server !== 'boolean') fail(w, `${f}.server`, 'must be a boolean', p.server);
     if (typeof p.mac !== 'string' || !isUnicastMac(p.mac)) fail(w, `${f}.mac`, 'must be a unicast MAC like 02:00:00:00:00:01', p.mac);
     const q = p.queues ?? 1;
@@ -167,13 +170,23 @@ export class TestpmdGuest {
     const args = [
       // testpmd's printf output is block-buffered on a pipe; line buffering lets
       // each command's output arrive before the next prompt.
-      'stdbuf', '-oL', 'dpdk-testpmd',
-      '--no-pci', `--file-prefix=${opts.name}`, '--lcores', opts.cpus ?? '0@0,1@0',
+      'stdbuf',
+      '-oL',
+      'dpdk-testpmd',
+      '--no-pci',
+      `--file-prefix=${opts.name}`,
+      '--lcores',
+      opts.cpus ?? '0@0,1@0',
       // Hugepage memory via memfd in one segment file: shareable with the vhost
       // switch (fd per region, few regions) and leaves no files behind.
-      '-m', String(opts.memMb ?? 256), '--in-memory', '--single-file-segments',
+      '-m',
+      String(opts.memMb ?? 256),
+      '--in-memory',
+      '--single-file-segments',
       ...vdevs,
-      '--', '-i', `--total-num-mbufs=${mbufs}`,
+      '--',
+      '-i',
+      `--total-num-mbufs=${mbufs}`,
       ...(queues > 1 ? [`--rxq=${queues}`, `--txq=${queues}`] : []),
     ];
     log.write(`# ${args.join(' ')}\n`);
@@ -188,7 +201,9 @@ export class TestpmdGuest {
       guest.out += d.toString('latin1');
       guest.onOutput?.();
     });
-    proc.stdin!.on('error', () => { /* the process died; exit handling reports it */ });
+    proc.stdin!.on('error', () => {
+      /* the process died; exit handling reports it */
+    });
     proc.on('exit', (code, sig) => {
       log.write(`\n# exited code=${code} signal=${sig}\n`);
       log.end();
@@ -290,7 +305,8 @@ export class TestpmdGuest {
     this.checkPort(w, port);
     if (typeof dstMac !== 'string' || !MAC_RE.test(dstMac)) fail(w, 'dstMac', 'must be a MAC like 02:00:00:00:00:01', dstMac);
     if (!Number.isInteger(count) || count < 1 || count > 10_000_000) fail(w, 'count', 'must be an integer from 1 to 10000000', count);
-    if (count % this.queues !== 0) fail(w, 'count', `must be a multiple of the port's queues (${this.queues}) because txonly sends the same burst on every queue`, count);
+    if (count % this.queues !== 0)
+      fail(w, 'count', `must be a multiple of the port's queues (${this.queues}) because txonly sends the same burst on every queue`, count);
     if (!Number.isInteger(frameBytes) || frameBytes < 64 || frameBytes > 1514) fail(w, 'frameBytes', 'must be an integer from 64 to 1514', frameBytes);
 
     await this.stopForwarding();
@@ -303,7 +319,8 @@ export class TestpmdGuest {
       while (sent < count) {
         await this.stopForwarding(); // set portlist / tx_first need forwarding stopped
         const rem = count - sent;
-        if (rem % this.queues !== 0) throw new Error(`testpmd ${this.pid}: port ${port} dropped frames in a multi-queue round; ${rem} left cannot be split over ${this.queues} queues`);
+        if (rem % this.queues !== 0)
+          throw new Error(`testpmd ${this.pid}: port ${port} dropped frames in a multi-queue round; ${rem} left cannot be split over ${this.queues} queues`);
         const perQueue = Math.min(rem, Math.floor(SEND_CHUNK / this.queues) * this.queues) / this.queues;
         const burst = Math.min(perQueue, MAX_BURST);
         const rounds = Math.floor(perQueue / burst);
@@ -383,8 +400,12 @@ export class TestpmdGuest {
     try {
       this.proc.stdin!.write('quit\n');
       this.proc.stdin!.end();
-    } catch { /* stdin already closed */ }
-    const timer = setTimeout(() => { if (!this.exited) this.proc.kill('SIGKILL'); }, QUIT_TIMEOUT_MS);
+    } catch {
+      /* stdin already closed */
+    }
+    const timer = setTimeout(() => {
+      if (!this.exited) this.proc.kill('SIGKILL');
+    }, QUIT_TIMEOUT_MS);
     await gone;
     clearTimeout(timer);
   }

@@ -14,7 +14,14 @@ export interface RestartFigure {
 const PROBE = 32;
 
 /** Kills the agent (SIGKILL), restarts it, and probes from port `from` to `toMac` (received on port `to`). */
-export async function killRestartAndProbe(agent: AgentProcess, guest: TestpmdGuest, from: number, to: number, toMac: string, timeoutMs = 30000): Promise<RestartFigure> {
+export async function killRestartAndProbe(
+  agent: AgentProcess,
+  guest: TestpmdGuest,
+  from: number,
+  to: number,
+  toMac: string,
+  timeoutMs = 30000,
+): Promise<RestartFigure> {
   await guest.settle();
   const c0 = await guest.counters();
   await agent.kill('SIGKILL');

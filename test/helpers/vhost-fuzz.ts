@@ -5,18 +5,43 @@
 import * as net from 'node:net';
 
 export const REQ = {
-  GET_FEATURES: 1, SET_FEATURES: 2, SET_OWNER: 3, RESET_OWNER: 4, SET_MEM_TABLE: 5, SET_LOG_BASE: 6, SET_LOG_FD: 7,
-  SET_VRING_NUM: 8, SET_VRING_ADDR: 9, SET_VRING_BASE: 10, GET_VRING_BASE: 11, SET_VRING_KICK: 12, SET_VRING_CALL: 13,
-  SET_VRING_ERR: 14, GET_PROTOCOL_FEATURES: 15, SET_PROTOCOL_FEATURES: 16, GET_QUEUE_NUM: 17, SET_VRING_ENABLE: 18,
-  SEND_RARP: 19, NET_SET_MTU: 20, SET_SLAVE_REQ_FD: 21, IOTLB_MSG: 22, GET_CONFIG: 24, SET_CONFIG: 25,
-  POSTCOPY_ADVISE: 28, POSTCOPY_LISTEN: 29, POSTCOPY_END: 30, GET_INFLIGHT_FD: 31, SET_INFLIGHT_FD: 32,
-  SET_STATUS: 39, GET_STATUS: 40,
+  GET_FEATURES: 1,
+  SET_FEATURES: 2,
+  SET_OWNER: 3,
+  RESET_OWNER: 4,
+  SET_MEM_TABLE: 5,
+  SET_LOG_BASE: 6,
+  SET_LOG_FD: 7,
+  SET_VRING_NUM: 8,
+  SET_VRING_ADDR: 9,
+  SET_VRING_BASE: 10,
+  GET_VRING_BASE: 11,
+  SET_VRING_KICK: 12,
+  SET_VRING_CALL: 13,
+  SET_VRING_ERR: 14,
+  GET_PROTOCOL_FEATURES: 15,
+  SET_PROTOCOL_FEATURES: 16,
+  GET_QUEUE_NUM: 17,
+  SET_VRING_ENABLE: 18,
+  SEND_RARP: 19,
+  NET_SET_MTU: 20,
+  SET_SLAVE_REQ_FD: 21,
+  IOTLB_MSG: 22,
+  GET_CONFIG: 24,
+  SET_CONFIG: 25,
+  POSTCOPY_ADVISE: 28,
+  POSTCOPY_LISTEN: 29,
+  POSTCOPY_END: 30,
+  GET_INFLIGHT_FD: 31,
+  SET_INFLIGHT_FD: 32,
+  SET_STATUS: 39,
+  GET_STATUS: 40,
 } as const;
 
 type Rnd = () => number;
 
 const int = (rnd: Rnd, n: number) => Math.floor(rnd() * n);
-const u64 = (rnd: Rnd) => BigInt(int(rnd, 2 ** 32)) << 32n | BigInt(int(rnd, 2 ** 32));
+const u64 = (rnd: Rnd) => (BigInt(int(rnd, 2 ** 32)) << 32n) | BigInt(int(rnd, 2 ** 32));
 
 /** Interesting 32-bit values: boundaries that catch off-by-one and overflow. */
 function edge32(rnd: Rnd): number {
@@ -126,12 +151,23 @@ export function fuzzMessage(rnd: Rnd): { bytes: Buffer; mutation: string } {
   let mutation = 'none';
   // Mutated inflight sizes could reach the unbounded allocation above: those stay well-formed.
   const m = req === REQ.GET_INFLIGHT_FD || req === REQ.SET_INFLIGHT_FD ? 1 : rnd();
-  if (m < 0.1) ((req = edge32(rnd)), (mutation = 'unknown request'));
-  else if (m < 0.2) ((flags = edge32(rnd)), (mutation = 'flags'));
-  else if (m < 0.3) ((size = edge32(rnd)), (mutation = 'size field'));
-  else if (m < 0.4) ((payload = payload.subarray(0, int(rnd, payload.length + 1))), (mutation = 'truncated payload'));
-  else if (m < 0.5) ((payload = Buffer.concat([payload, Buffer.from(Array.from({ length: int(rnd, 300) }, () => int(rnd, 256)))])), (size = payload.length), (mutation = 'long payload'));
-  else if (m < 0.6) {
+  if (m < 0.1) {
+    req = edge32(rnd);
+    mutation = 'unknown request';
+  } else if (m < 0.2) {
+    flags = edge32(rnd);
+    mutation = 'flags';
+  } else if (m < 0.3) {
+    size = edge32(rnd);
+    mutation = 'size field';
+  } else if (m < 0.4) {
+    payload = payload.subarray(0, int(rnd, payload.length + 1));
+    mutation = 'truncated payload';
+  } else if (m < 0.5) {
+    payload = Buffer.concat([payload, Buffer.from(Array.from({ length: int(rnd, 300) }, () => int(rnd, 256)))]);
+    size = payload.length;
+    mutation = 'long payload';
+  } else if (m < 0.6) {
     payload = Buffer.from(payload);
     for (let i = 0; i < 1 + int(rnd, 4) && payload.length; i++) payload[int(rnd, payload.length)] ^= 1 << int(rnd, 8);
     mutation = 'bit flips';
@@ -178,7 +214,11 @@ export function handshakePrefix(rnd: Rnd): Buffer[] {
 }
 
 /** One connection: an optional handshake prefix, then `n` fuzzed messages; closes after. */
-export function fuzzSession(socketPath: string, rnd: Rnd, n: number): Promise<{ connected: boolean; connectError?: string; messages: number; mutations: string[] }> {
+export function fuzzSession(
+  socketPath: string,
+  rnd: Rnd,
+  n: number,
+): Promise<{ connected: boolean; connectError?: string; messages: number; mutations: string[] }> {
   return new Promise((resolve) => {
     const s = net.connect(socketPath);
     const mutations: string[] = [];

@@ -11,19 +11,34 @@ import { TestpmdGuest } from '../helpers/testpmd';
 const MAC0 = '02:00:00:00:aa:00';
 const MAC1 = '02:00:00:00:aa:01';
 
-interface Switch { proc: ChildProcess; log: string }
+interface Switch {
+  proc: ChildProcess;
+  log: string;
+}
 
 /** Starts testpmd as a 2-port vhost-user switch; stdout goes to a log file. */
 function startSwitch(dir: string, vdevArgs: string, queues: number): Switch {
   const log = path.join(dir, 'switch.log');
   const fd = fs.openSync(log, 'w');
   const args = [
-    '--no-pci', '--file-prefix=hsw', '--lcores', '0@0,1@1',
+    '--no-pci',
+    '--file-prefix=hsw',
+    '--lcores',
+    '0@0,1@1',
     // Own memory, sized small, no hugepage files left behind.
-    '--in-memory', '-m', '256',
-    '--vdev', `net_vhost0,iface=${path.join(dir, 'S0')}${vdevArgs}`,
-    '--vdev', `net_vhost1,iface=${path.join(dir, 'S1')}${vdevArgs}`,
-    '--', '--forward-mode=io', '--stats-period', '1', '--auto-start', '--total-num-mbufs=16384',
+    '--in-memory',
+    '-m',
+    '256',
+    '--vdev',
+    `net_vhost0,iface=${path.join(dir, 'S0')}${vdevArgs}`,
+    '--vdev',
+    `net_vhost1,iface=${path.join(dir, 'S1')}${vdevArgs}`,
+    '--',
+    '--forward-mode=io',
+    '--stats-period',
+    '1',
+    '--auto-start',
+    '--total-num-mbufs=16384',
     ...(queues > 1 ? [`--rxq=${queues}`, `--txq=${queues}`] : []),
   ];
   const proc = spawn('dpdk-testpmd', args, { stdio: ['ignore', fd, fd] });
@@ -70,7 +85,10 @@ describe('TestpmdGuest harness (testpmd vhost switch)', function () {
 
   async function startPair(opts: { queues: number; switchIsClient: boolean }): Promise<TestpmdGuest> {
     const ports = [MAC0, MAC1].map((mac, i) => ({
-      path: path.join(dir, `S${i}`), server: opts.switchIsClient, mac, queues: opts.queues,
+      path: path.join(dir, `S${i}`),
+      server: opts.switchIsClient,
+      mac,
+      queues: opts.queues,
     }));
     const vdevArgs = `${opts.queues > 1 ? `,queues=${opts.queues}` : ''}${opts.switchIsClient ? ',client=1' : ''}`;
     if (opts.switchIsClient) {
@@ -179,14 +197,15 @@ describe('TestpmdGuest harness (testpmd vhost switch)', function () {
       TestpmdGuest.start({ name: 'x', ports: [{ path: '/tmp/a', server: false, mac: '03:00:00:00:00:01' }], logDir: dir }),
       /ports\[0\]\.mac must be a unicast MAC/,
     );
-    await assert.rejects(
-      TestpmdGuest.start({ name: 'bad name', ports: [{ path: '/tmp/a', server: false, mac: MAC0 }], logDir: dir }),
-      /name must match/,
-    );
+    await assert.rejects(TestpmdGuest.start({ name: 'bad name', ports: [{ path: '/tmp/a', server: false, mac: MAC0 }], logDir: dir }), /name must match/);
     await assert.rejects(
       TestpmdGuest.start({
-        name: 'x', logDir: dir,
-        ports: [{ path: '/tmp/a', server: false, mac: MAC0 }, { path: '/tmp/b', server: false, mac: MAC1, queues: 2 }],
+        name: 'x',
+        logDir: dir,
+        ports: [
+          { path: '/tmp/a', server: false, mac: MAC0 },
+          { path: '/tmp/b', server: false, mac: MAC1, queues: 2 },
+        ],
       }),
       /ports\[1\]\.queues must equal ports\[0\]\.queues/,
     );

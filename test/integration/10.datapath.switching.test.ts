@@ -69,7 +69,7 @@ describe('10 datapath: L2 learning switch between testpmd guests', function () {
     assert.deepEqual((await agent.client.get<{ mac: string }[]>('/bridges/br1/fdb')).map((r) => r.mac).sort(), [MAC[3]]);
   });
 
-  it("counts exactly what testpmd sent and received, per port", async () => {
+  it('counts exactly what testpmd sent and received, per port', async () => {
     const before = await portStats();
     const g0 = await guest.counters();
     await guest.send(4, MAC[3], 400);

@@ -15,8 +15,14 @@ describe('20 datapath: port life cycle', function () {
   let agent: AgentProcess;
   const guests: TestpmdGuest[] = [];
   const linkOf = async (name: string) => (await agent.client.get<VhostUserPortState>(`/ports/${name}`)).status!;
-  const waitUp = (...names: string[]) => waitFor(`${names.join(', ')} up`, async () => (await Promise.all(names.map(linkOf))).every((s) => s.link === 'up'), 30000);
-  const clientPort = (bridge: string, file: string, extra: object = {}) => ({ bridge, type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, file), ...extra });
+  const waitUp = (...names: string[]) =>
+    waitFor(`${names.join(', ')} up`, async () => (await Promise.all(names.map(linkOf))).every((s) => s.link === 'up'), 30000);
+  const clientPort = (bridge: string, file: string, extra: object = {}) => ({
+    bridge,
+    type: 'dpdkvhostuserclient',
+    vhostServerPath: path.join(agent.dir, file),
+    ...extra,
+  });
 
   before(async () => {
     agent = await AgentProcess.start({ name: 'lifecycle' });
@@ -36,7 +42,14 @@ describe('20 datapath: port life cycle', function () {
     assert.match(s.reason!, /socket missing/);
     await new Promise((r) => setTimeout(r, 1500)); // the socket really is late
     const g = await Promise.all([
-      TestpmdGuest.start({ name: `g-late-${process.pid}`, logDir: agent.dir, ports: [{ path: path.join(agent.dir, 'late0.sock'), server: true, mac: A }, { path: path.join(agent.dir, 'late1.sock'), server: true, mac: B }] }),
+      TestpmdGuest.start({
+        name: `g-late-${process.pid}`,
+        logDir: agent.dir,
+        ports: [
+          { path: path.join(agent.dir, 'late0.sock'), server: true, mac: A },
+          { path: path.join(agent.dir, 'late1.sock'), server: true, mac: B },
+        ],
+      }),
     ]).then(([x]) => x);
     guests.push(g);
     await waitUp('late0', 'late1');
@@ -60,7 +73,10 @@ describe('20 datapath: port life cycle', function () {
     await g.clearCounters();
     await g.send(1, A, 200);
     await g.settle();
-    assert.deepEqual((await g.counters()).map((c) => c.rxPackets), [200, 0]);
+    assert.deepEqual(
+      (await g.counters()).map((c) => c.rxPackets),
+      [200, 0],
+    );
     assert.ok(fs.existsSync(`/proc/${g.pid}`), 'the guest was never restarted');
   });
 
@@ -75,7 +91,10 @@ describe('20 datapath: port life cycle', function () {
       ],
     });
     const r = await agent.client.put<{ warnings: string[] }>('/ports/mq0', clientPort('brmq', 'mq0.sock', { queues: 2 }));
-    assert.ok(r.warnings.some((w) => /single PMD/.test(w)), 'multiqueue with one PMD warns');
+    assert.ok(
+      r.warnings.some((w) => /single PMD/.test(w)),
+      'multiqueue with one PMD warns',
+    );
     await agent.client.put('/ports/mq1', clientPort('brmq', 'mq1.sock', { queues: 2 }));
     const g = await starting;
     guests.push(g);
@@ -88,7 +107,11 @@ describe('20 datapath: port life cycle', function () {
     await g.send(0, B, 1000);
     await g.settle();
     const q = (await linkOf('mq0')).queues;
-    assert.deepEqual(q.map((x) => x.rxPackets), [500, 500], 'the agent received on both of the guest\'s queues');
+    assert.deepEqual(
+      q.map((x) => x.rxPackets),
+      [500, 500],
+      "the agent received on both of the guest's queues",
+    );
     const gc = await g.counters();
     assert.equal(gc[1].rxPackets, 1000);
   });
@@ -112,7 +135,11 @@ describe('20 datapath: port life cycle', function () {
     assert.match(r.warnings[0], /deprecated/);
     assert.equal(r.object.socketPath, path.join(agent.runDir, 'srv0'));
     assert.equal(fs.statSync(r.object.socketPath).mode & 0o777, 0o600);
-    const g = await TestpmdGuest.start({ name: `g-srv-${process.pid}`, logDir: agent.dir, ports: [{ path: r.object.socketPath, server: false, mac: '02:00:00:00:0c:09' }] });
+    const g = await TestpmdGuest.start({
+      name: `g-srv-${process.pid}`,
+      logDir: agent.dir,
+      ports: [{ path: r.object.socketPath, server: false, mac: '02:00:00:00:0c:09' }],
+    });
     guests.push(g);
     await waitUp('srv0');
   });

@@ -16,14 +16,20 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
   this.timeout(300000);
   let agent: AgentProcess;
   const { consoleOf, replies, waitReplies } = guestPings(() => agent.client, NET);
-  const clientPort = (name: string, extra: object = {}) => ({ bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, 'vm', `${name}.sock`), ...extra });
+  const clientPort = (name: string, extra: object = {}) => ({
+    bridge: 'br0',
+    type: 'dpdkvhostuserclient',
+    vhostServerPath: path.join(agent.dir, 'vm', `${name}.sock`),
+    ...extra,
+  });
 
   before(async () => {
     agent = await AgentProcess.start({ name: 'guests' });
     await agent.client.put('/bridges/br0', {});
   });
   after(async () => {
-    for (const g of await agent.client.get<GuestState[]>('/guests').catch(() => [] as GuestState[])) await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
+    for (const g of await agent.client.get<GuestState[]>('/guests').catch(() => [] as GuestState[]))
+      await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
     await agent?.stop();
     if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
   });
@@ -32,8 +38,14 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     await agent.client.put('/ports/vm0p', clientPort('vm0p'));
     await agent.client.put('/ports/vm1p', clientPort('vm1p'));
     const r = await agent.client.put<{ object: GuestState }>('/guests/vm0', guestBody(1, 2, ['vm0p']));
-    assert.ok(r.object.qemuCommand.some((a) => /^socket,id=char-vm0p,path=.*vm0p\.sock,server=on$/.test(a)), r.object.qemuCommand.join(' '));
-    assert.ok(r.object.qemuCommand.some((a) => a.includes('vectors=0')), 'vectors=0 under TCG');
+    assert.ok(
+      r.object.qemuCommand.some((a) => /^socket,id=char-vm0p,path=.*vm0p\.sock,server=on$/.test(a)),
+      r.object.qemuCommand.join(' '),
+    );
+    assert.ok(
+      r.object.qemuCommand.some((a) => a.includes('vectors=0')),
+      'vectors=0 under TCG',
+    );
     assert.ok(r.object.notes.some((n) => /vectors=0/.test(n)));
     assert.match(r.object.libvirtXml, /<interface type='vhostuser'>/);
     await agent.client.put('/guests/vm1', guestBody(2, 1, ['vm1p']));
@@ -43,10 +55,26 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     assert.equal(p.status!.link, 'up');
     // QEMU must hold no descriptor of the agent's: an inherited copy of the datapath's end of a
     // vhost-user socket keeps the connection open after the agent dies, and QEMU never reconnects.
-    const sockets = (pid: number) => new Set(fs.readdirSync(`/proc/${pid}/fd`).map((f) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${f}`); } catch { return ''; } }).filter((l) => /^socket:|memfd/.test(l)));
+    const sockets = (pid: number) =>
+      new Set(
+        fs
+          .readdirSync(`/proc/${pid}/fd`)
+          .map((f) => {
+            try {
+              return fs.readlinkSync(`/proc/${pid}/fd/${f}`);
+            } catch {
+              return '';
+            }
+          })
+          .filter((l) => /^socket:|memfd/.test(l)),
+      );
     const mine = sockets(agent.proc!.pid!);
     for (const g of await agent.client.get<GuestState[]>('/guests'))
-      assert.deepEqual([...sockets(g.status!.pid!)].filter((l) => mine.has(l)), [], `QEMU of ${g.name} holds the agent's descriptors`);
+      assert.deepEqual(
+        [...sockets(g.status!.pid!)].filter((l) => mine.has(l)),
+        [],
+        `QEMU of ${g.name} holds the agent's descriptors`,
+      );
     assert.ok(p.status!.stats.rxPackets > 0 && p.status!.stats.txPackets > 0);
   });
 
@@ -60,14 +88,24 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     await new Promise((r) => setTimeout(r, 1000));
     await agent.launch();
     const after = await agent.client.get<GuestState[]>('/guests');
-    assert.deepEqual(after.map((g) => g.status!.pid), pids, 'the same QEMU processes');
-    assert.ok(after.every((g) => g.status!.adopted), 'found again, not started twice');
+    assert.deepEqual(
+      after.map((g) => g.status!.pid),
+      pids,
+      'the same QEMU processes',
+    );
+    assert.ok(
+      after.every((g) => g.status!.adopted),
+      'found again, not started twice',
+    );
     await waitReplies('vm0', 2, r0 + 3, 60000);
     await waitReplies('vm1', 1, r1 + 3, 60000);
     const log = readConsole(await consoleOf('vm0'));
     assert.equal((log.match(/VHOSTNET-READY/g) ?? []).length, 1, 'booted once');
     const beats = [...log.matchAll(/VHOSTNET-HEARTBEAT (\d+)/g)].map((m) => Number(m[1]));
-    assert.ok(beats.every((b, i) => i === 0 || b >= beats[i - 1]), 'the guest uptime never went back');
+    assert.ok(
+      beats.every((b, i) => i === 0 || b >= beats[i - 1]),
+      'the guest uptime never went back',
+    );
   });
 
   it('a guest killed from outside is reported crashed, with the reason and its last console lines', async () => {
@@ -116,14 +154,27 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     for (const [nic, field] of bad)
       await assert.rejects(agent.client.put('/guests/bad', { ...guestBody(9, 1, []), nics: [nic] }), (e: AgentError) => {
         assert.equal(e.status, 400, `${JSON.stringify(nic)}: ${e.message}`);
-        assert.ok(e.issues.some((i) => i.field === field), `${JSON.stringify(nic)}: expected ${field} among ${JSON.stringify(e.issues)}`);
+        assert.ok(
+          e.issues.some((i) => i.field === field),
+          `${JSON.stringify(nic)}: expected ${field} among ${JSON.stringify(e.issues)}`,
+        );
         return true;
       });
     // The NIC that does pair is accepted: the dry run plans the guest on vm0p's socket and starts nothing.
-    const ok = await agent.client.put<{ dryRun: boolean; changes: { op: string }[]; object: GuestState }>('/guests/first', { ...guestBody(7, 8, ['vm0p']) }, '?dryRun=true');
+    const ok = await agent.client.put<{ dryRun: boolean; changes: { op: string }[]; object: GuestState }>(
+      '/guests/first',
+      { ...guestBody(7, 8, ['vm0p']) },
+      '?dryRun=true',
+    );
     assert.equal(ok.dryRun, true);
-    assert.deepEqual(ok.changes.map((c) => c.op), ['create']);
-    assert.ok(ok.object.qemuCommand.some((a) => /^socket,id=char-vm0p,path=.*vm0p\.sock,server=on$/.test(a)), ok.object.qemuCommand.join(' '));
+    assert.deepEqual(
+      ok.changes.map((c) => c.op),
+      ['create'],
+    );
+    assert.ok(
+      ok.object.qemuCommand.some((a) => /^socket,id=char-vm0p,path=.*vm0p\.sock,server=on$/.test(a)),
+      ok.object.qemuCommand.join(' '),
+    );
     assert.equal(JSON.stringify(await agent.client.get('/state')), state, 'nothing changed');
     assert.ok(!fs.existsSync(path.join(agent.dir, 'state', 'guests', 'first')), 'no QEMU was started');
   });
@@ -132,7 +183,10 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     await agent.client.put('/ports/vm2s', { bridge: 'br0', type: 'dpdkvhostuser' });
     await agent.client.put('/ports/vm3s', { bridge: 'br0', type: 'dpdkvhostuser' });
     const r = await agent.client.put<{ object: GuestState }>('/guests/vm2', guestBody(3, 4, ['vm2s']));
-    assert.ok(r.object.qemuCommand.some((a) => /^socket,id=char-vm2s,path=[^,]*vm2s$/.test(a)), 'QEMU connects as the client');
+    assert.ok(
+      r.object.qemuCommand.some((a) => /^socket,id=char-vm2s,path=[^,]*vm2s$/.test(a)),
+      'QEMU connects as the client',
+    );
     await agent.client.put('/guests/vm3', guestBody(4, 3, ['vm3s']));
     await waitReplies('vm2', 4, 3);
     await waitReplies('vm3', 3, 3);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { AgentError, PortState } from '../../datapath/api';
 import type { GuestVmState as GuestState } from '../../datapath/api';
 import { LibvirtBackend } from '../../datapath/agent/guest/libvirt-backend';
-import { AgentProcess, waitFor } from '../helpers/agent-process';
+import { AgentProcess } from '../helpers/agent-process';
 import { guestPings, pingingGuest } from '../helpers/qemu-guest';
 
 const NET = '169.254.101';
@@ -28,14 +28,19 @@ describe('46 guests: GuestVMs with the libvirt backend, defined and started thro
   before(async () => {
     // Leftovers of an interrupted run would make the names clash.
     for (const n of names.filter((d) => domains().includes(d))) {
-      try { virsh('destroy', n); } catch { /* not running */ }
+      try {
+        virsh('destroy', n);
+      } catch {
+        /* not running */
+      }
       virsh('undefine', n);
     }
     agent = await AgentProcess.start({ name: 'libvirt' });
     await agent.client.put('/bridges/br0', {});
   });
   after(async () => {
-    for (const g of await agent?.client.get<GuestState[]>('/guests').catch(() => [] as GuestState[]) ?? []) await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
+    for (const g of (await agent?.client.get<GuestState[]>('/guests').catch(() => [] as GuestState[])) ?? [])
+      await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
     await agent?.stop();
     if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
   });
@@ -53,7 +58,7 @@ describe('46 guests: GuestVMs with the libvirt backend, defined and started thro
       assert.equal(virsh('domstate', n), 'running');
       const g = await agent.client.get<GuestState>(`/guests/${n}`);
       assert.equal(g.status!.state, 'running');
-      assert.equal(g.status!.pid, Number(fs.readFileSync(`/run/libvirt/qemu/${n}.pid`, 'utf8')), 'the pid of libvirt\'s QEMU');
+      assert.equal(g.status!.pid, Number(fs.readFileSync(`/run/libvirt/qemu/${n}.pid`, 'utf8')), "the pid of libvirt's QEMU");
       // QEMU 7.2 under TCG crashes without it: the override must reach the real command line.
       assert.match(fs.readFileSync(`/proc/${g.status!.pid}/cmdline`, 'utf8'), /"driver":"virtio-net-pci".*"vectors":0/);
     }
@@ -70,8 +75,15 @@ describe('46 guests: GuestVMs with the libvirt backend, defined and started thro
     await agent.kill('SIGKILL');
     await agent.launch();
     const after = await agent.client.get<GuestState[]>('/guests');
-    assert.deepEqual(after.map((g) => g.status!.pid), pids, 'the same QEMU processes');
-    assert.ok(after.every((g) => g.status!.adopted), 'found through virsh domstate');
+    assert.deepEqual(
+      after.map((g) => g.status!.pid),
+      pids,
+      'the same QEMU processes',
+    );
+    assert.ok(
+      after.every((g) => g.status!.adopted),
+      'found through virsh domstate',
+    );
     await waitReplies('lvt0', 2, r0 + 3, 60000);
   });
 

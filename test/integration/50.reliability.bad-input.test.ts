@@ -57,8 +57,21 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     { what: 'body is JSON null', method: 'PUT', path: '/v1/ports/x1', body: 'null', field: '(body)' },
     { what: 'body is a JSON string', method: 'PUT', path: '/v1/settings', body: '"x"', field: '(body)' },
     { what: 'empty body on a port', method: 'PUT', path: '/v1/ports/x1', body: '', field: '(body)' },
-    { what: 'body over 1 MiB (declared)', method: 'PUT', path: '/v1/bridges/b1', body: JSON.stringify({ owner: long((1 << 20) + 10) }), field: '(body)', status: 413 },
-    { what: 'invalid UTF-8 JSON', method: 'PUT', path: '/v1/bridges/b1', body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), field: '\ufffd\ufffd' },
+    {
+      what: 'body over 1 MiB (declared)',
+      method: 'PUT',
+      path: '/v1/bridges/b1',
+      body: JSON.stringify({ owner: long((1 << 20) + 10) }),
+      field: '(body)',
+      status: 413,
+    },
+    {
+      what: 'invalid UTF-8 JSON',
+      method: 'PUT',
+      path: '/v1/bridges/b1',
+      body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+      field: '\ufffd\ufffd',
+    },
     // ---- names (URL)
     { what: 'name with / (encoded)', method: 'PUT', path: `/v1/ports/${enc('a/b')}`, body: client(), field: 'name' },
     { what: 'name with \\', method: 'PUT', path: `/v1/ports/${enc('a\\b')}`, body: client(), field: 'name' },
@@ -90,8 +103,22 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     { what: 'nRxq on a vhost-user port', method: 'PUT', path: '/v1/ports/x1', body: client({ nRxq: 2 }), field: 'nRxq' },
     { what: 'expectedVersion 0 in the body', method: 'PUT', path: '/v1/bridges/br0', body: { expectedVersion: 0 }, field: 'expectedVersion' },
     { what: 'expectedVersion as a string', method: 'PUT', path: '/v1/bridges/br0', body: { expectedVersion: '1' }, field: 'expectedVersion' },
-    { what: 'expectedVersion stale', method: 'PUT', path: '/v1/bridges/br0', body: { macAgingSeconds: 10, expectedVersion: 99 }, field: 'expectedVersion', status: 409 },
-    { what: 'owner of another stack without adopt', method: 'PUT', path: '/v1/bridges/owned', body: { owner: 'stack-b', macAgingSeconds: 9 }, field: 'owner', status: 409 },
+    {
+      what: 'expectedVersion stale',
+      method: 'PUT',
+      path: '/v1/bridges/br0',
+      body: { macAgingSeconds: 10, expectedVersion: 99 },
+      field: 'expectedVersion',
+      status: 409,
+    },
+    {
+      what: 'owner of another stack without adopt',
+      method: 'PUT',
+      path: '/v1/bridges/owned',
+      body: { owner: 'stack-b', macAgingSeconds: 9 },
+      field: 'owner',
+      status: 409,
+    },
     // ---- MACs
     { what: 'multicast MAC', method: 'PUT', path: '/v1/ports/x1', body: client({ mac: '01:00:5e:00:00:01' }), field: 'mac' },
     { what: 'broadcast MAC', method: 'PUT', path: '/v1/ports/x1', body: client({ mac: 'ff:ff:ff:ff:ff:ff' }), field: 'mac' },
@@ -108,17 +135,60 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     { what: 'queues as a string', method: 'PUT', path: '/v1/ports/x1', body: client({ queues: '2' }), field: 'queues' },
     { what: 'queues null', method: 'PUT', path: '/v1/ports/x1', body: client({ queues: null }), field: 'queues' },
     // ---- socket paths
-    { what: 'socket path outside the allowed dirs', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: '/etc/vhost.sock' }), field: 'vhostServerPath' },
-    { what: 'socket path through a symlinked dir', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: sock('linkdir/x.sock') }), field: 'vhostServerPath' },
-    { what: 'socket path that is a symlink', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: sock('link.sock') }), field: 'vhostServerPath' },
+    {
+      what: 'socket path outside the allowed dirs',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: client({ vhostServerPath: '/etc/vhost.sock' }),
+      field: 'vhostServerPath',
+    },
+    {
+      what: 'socket path through a symlinked dir',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: client({ vhostServerPath: sock('linkdir/x.sock') }),
+      field: 'vhostServerPath',
+    },
+    {
+      what: 'socket path that is a symlink',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: client({ vhostServerPath: sock('link.sock') }),
+      field: 'vhostServerPath',
+    },
     { what: 'relative socket path', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: 'x.sock' }), field: 'vhostServerPath' },
     { what: 'socket path with ..', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: sock('../x.sock') }), field: 'vhostServerPath' },
     { what: 'socket path with NUL', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: sock('x\0.sock') }), field: 'vhostServerPath' },
     { what: 'socket path over 107 bytes', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: sock(long(110)) }), field: 'vhostServerPath' },
-    { what: 'socket path naming a directory', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: sock('elsewhere/') }), field: 'vhostServerPath' },
-    { what: 'socket path another port uses', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: sock('p0.sock') }), field: 'vhostServerPath', status: 409 },
-    { what: 'client port without a socket path', method: 'PUT', path: '/v1/ports/x1', body: { bridge: 'br0', type: 'dpdkvhostuserclient' }, field: 'vhostServerPath' },
-    { what: 'server port with a socket path', method: 'PUT', path: '/v1/ports/x1', body: { bridge: 'br0', type: 'dpdkvhostuser', vhostServerPath: sock('s.sock') }, field: 'vhostServerPath' },
+    {
+      what: 'socket path naming a directory',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: client({ vhostServerPath: sock('elsewhere/') }),
+      field: 'vhostServerPath',
+    },
+    {
+      what: 'socket path another port uses',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: client({ vhostServerPath: sock('p0.sock') }),
+      field: 'vhostServerPath',
+      status: 409,
+    },
+    {
+      what: 'client port without a socket path',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: { bridge: 'br0', type: 'dpdkvhostuserclient' },
+      field: 'vhostServerPath',
+    },
+    {
+      what: 'server port with a socket path',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: { bridge: 'br0', type: 'dpdkvhostuser', vhostServerPath: sock('s.sock') },
+      field: 'vhostServerPath',
+    },
     // ---- settings
     { what: 'settings: pmdCpus with a CPU twice', method: 'PUT', path: '/v1/settings', body: { pmdCpus: [1, 1] }, field: 'pmdCpus' },
     { what: 'settings: pmdCpus negative', method: 'PUT', path: '/v1/settings', body: { pmdCpus: [-1] }, field: 'pmdCpus.0' },
@@ -150,7 +220,13 @@ describe('50 reliability: bad input changes nothing and names the field', functi
   // fail on a changed state.
   const knownBugs: () => Case[] = () => [
     // A client port must never name the agent's own API socket (the run dir is the agent's).
-    { what: 'socket path the agent listens on', method: 'PUT', path: '/v1/ports/x1', body: client({ vhostServerPath: path.join(agent.runDir, 'agent.sock') }), field: 'vhostServerPath' },
+    {
+      what: 'socket path the agent listens on',
+      method: 'PUT',
+      path: '/v1/ports/x1',
+      body: client({ vhostServerPath: path.join(agent.runDir, 'agent.sock') }),
+      field: 'vhostServerPath',
+    },
     // The 409 for a bridge that still has ports names the field.
     { what: 'delete of a bridge that has ports', method: 'DELETE', path: '/v1/bridges/br0', field: 'ports', status: 409 },
   ];
@@ -161,7 +237,11 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     const wrong: string[] = [];
     for (const c of table) {
       const body = c.body === undefined ? undefined : typeof c.body === 'string' || Buffer.isBuffer(c.body) ? c.body : JSON.stringify(c.body);
-      const r = await rawRequest(agent.socket, { method: c.method, path: c.path, body }).catch((e: Error) => ({ status: 0, text: `no answer: ${e.message}`, json: undefined }));
+      const r = await rawRequest(agent.socket, { method: c.method, path: c.path, body }).catch((e: Error) => ({
+        status: 0,
+        text: `no answer: ${e.message}`,
+        json: undefined,
+      }));
       const fields: string[] = (r.json?.error?.issues ?? []).map((i: { field: string }) => i.field);
       const want = c.status ?? 400;
       if (r.status !== want || !fields.includes(c.field)) wrong.push(`${c.what}: ${r.status} ${r.text.slice(0, 300)} (wanted ${want} naming ${c.field})`);
@@ -179,7 +259,7 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     await runTable(table);
   });
 
-  it('refuses a client path on the agent\'s own API socket, and names the field of a bridge-with-ports 409', async () => {
+  it("refuses a client path on the agent's own API socket, and names the field of a bridge-with-ports 409", async () => {
     await runTable(knownBugs());
   });
 
@@ -192,7 +272,8 @@ describe('50 reliability: bad input changes nothing and names the field', functi
       s.on('error', () => undefined); // the agent may close while we still write
       s.on('close', () => {
         const m = /^HTTP\/1\.1 (\d{3})[\s\S]*?\r\n\r\n([\s\S]*)$/.exec(out);
-        m ? resolve({ status: Number(m[1]), text: m[2] }) : reject(new Error(`no HTTP answer: ${JSON.stringify(out.slice(0, 200))}`));
+        if (m) resolve({ status: Number(m[1]), text: m[2] });
+        else reject(new Error(`no HTTP answer: ${JSON.stringify(out.slice(0, 200))}`));
       });
       s.write('PUT /v1/bridges/big HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\ncontent-type: application/json\r\n\r\n');
       const chunk = Buffer.alloc(64 * 1024, 0x20);

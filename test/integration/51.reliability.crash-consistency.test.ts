@@ -28,10 +28,26 @@ export function prng(seed: number): () => number {
   };
 }
 
-interface BridgeModel { macAgingSeconds: number }
-interface PortModel { bridge: string; type: 'dpdkvhostuserclient' | 'dpdkvhostuser'; vhostServerPath?: string; queues: number; mac: string }
-interface Model { bridges: Map<string, BridgeModel>; ports: Map<string, PortModel> }
-interface Change { kind: 'bridge' | 'port'; op: 'put' | 'delete'; name: string; spec?: BridgeModel | PortModel }
+interface BridgeModel {
+  macAgingSeconds: number;
+}
+interface PortModel {
+  bridge: string;
+  type: 'dpdkvhostuserclient' | 'dpdkvhostuser';
+  vhostServerPath?: string;
+  queues: number;
+  mac: string;
+}
+interface Model {
+  bridges: Map<string, BridgeModel>;
+  ports: Map<string, PortModel>;
+}
+interface Change {
+  kind: 'bridge' | 'port';
+  op: 'put' | 'delete';
+  name: string;
+  spec?: BridgeModel | PortModel;
+}
 
 const SEED = Number(process.env.VHOSTNET_SEED ?? 5151);
 const MIN_CHANGES = 200;
@@ -163,14 +179,15 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
               type: server ? 'dpdkvhostuser' : 'dpdkvhostuserclient',
               ...(server ? {} : { vhostServerPath: path.join(clientDir, rnd() < 0.5 ? `${name}.sock` : `${name}-b.sock`) }),
               queues: 1 + Math.floor(rnd() * 4),
-              mac: `02:00:00:51:${(i & 0xff).toString(16).padStart(2, '0')}:${Math.floor(rnd() * 256).toString(16).padStart(2, '0')}`,
+              mac: `02:00:00:51:${(i & 0xff).toString(16).padStart(2, '0')}:${Math.floor(rnd() * 256)
+                .toString(16)
+                .padStart(2, '0')}`,
             },
           };
         }
       }
     };
-    const send = (c: Change) =>
-      c.op === 'delete' ? a.client.delete(`/${c.kind}s/${c.name}`) : a.client.put(`/${c.kind}s/${c.name}`, c.spec);
+    const send = (c: Change) => (c.op === 'delete' ? a.client.delete(`/${c.kind}s/${c.name}`) : a.client.put(`/${c.kind}s/${c.name}`, c.spec));
 
     // The killer: SIGKILL at a random moment 50-500 ms after the agent is back (or at once when
     // the driver asks, for a targeted kill), sometimes again while the new agent starts, then restart.
@@ -195,7 +212,10 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
         kills++;
         if (krnd() < STARTUP_KILL_P) {
           // Killed again while restoring the store into the datapath (or just after, when it was quick).
-          const launched = a.launch().then(() => true, () => false);
+          const launched = a.launch().then(
+            () => true,
+            () => false,
+          );
           await sleep(krnd() * 400);
           await a.kill('SIGKILL');
           if (await launched) startupKillsAfterListening++;
@@ -232,10 +252,16 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
       for (const p of ports)
         if (/not in the datapath|datapath has not created/.test(p.status?.reason ?? '')) lost.push(`${at}: port ${p.name}: ${p.status!.reason}`);
       // Client ports: one connection from the datapath on each stored path, none elsewhere.
-      const want = ports.filter((p) => p.type === 'dpdkvhostuserclient' && p.name !== GUEST_PORT).map((p) => `${p.name}@${p.vhostServerPath}`).sort();
+      const want = ports
+        .filter((p) => p.type === 'dpdkvhostuserclient' && p.name !== GUEST_PORT)
+        .map((p) => `${p.name}@${p.vhostServerPath}`)
+        .sort();
       const byPath = new Map(ports.map((p) => [p.vhostServerPath, p.name]));
       const have = () =>
-        [...conns].filter(([, c]) => c.size).map(([p, c]) => `${byPath.get(p) ?? '(no port)'}@${p}${c.size > 1 ? ` x${c.size}` : ''}`).sort();
+        [...conns]
+          .filter(([, c]) => c.size)
+          .map(([p, c]) => `${byPath.get(p) ?? '(no port)'}@${p}${c.size > 1 ? ` x${c.size}` : ''}`)
+          .sort();
       const same = () => JSON.stringify(have()) === JSON.stringify(want);
       await waitFor('client connections', async () => same(), 5000, 10).catch(() => undefined);
       if (!same()) wrong.push(`${at}: the datapath's client connections ${JSON.stringify(have())}, the store's client ports ${JSON.stringify(want)}`);
@@ -246,14 +272,20 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
         const file = path.join(dir, f);
         if (file === a.socket || !fs.lstatSync(file).isSocket()) continue;
         const listening = await accepts(file);
-        if (listening !== serverSockets.has(file)) wrong.push(`${at}: ${file} ${listening ? 'accepts connections but is no stored server port' : 'is a stored server port but refuses connections'}`);
+        if (listening !== serverSockets.has(file))
+          wrong.push(`${at}: ${file} ${listening ? 'accepts connections but is no stored server port' : 'is a stored server port but refuses connections'}`);
         serverSockets.delete(file);
       }
       for (const f of serverSockets) wrong.push(`${at}: server port socket ${f} is missing`);
       // The guest's port: connected with the stored queue pairs, and switching on the stored bridge only.
       const gp = ports.find((p) => p.name === GUEST_PORT);
       if (gp) {
-        const up = await waitFor(`${GUEST_PORT} up`, async () => (await guestLinkUp()) && (await a.client.get<VhostUserPortState>(`/ports/${GUEST_PORT}`)).status!.link === 'up', 15000, 20).catch(() => false);
+        const up = await waitFor(
+          `${GUEST_PORT} up`,
+          async () => (await guestLinkUp()) && (await a.client.get<VhostUserPortState>(`/ports/${GUEST_PORT}`)).status!.link === 'up',
+          15000,
+          20,
+        ).catch(() => false);
         const st = (await a.client.get<VhostUserPortState>(`/ports/${GUEST_PORT}`)).status!;
         if (!up) wrong.push(`${at}: ${GUEST_PORT} is stored but the guest is not connected: ${st.reason}`);
         else {
@@ -307,10 +339,15 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
       }
     };
     const untilKilled = (before: number) =>
-      waitFor('the kill to finish', async () => {
-        if (killerFailed) throw killerFailed;
-        return kills > before && !killing;
-      }, 30000, 5);
+      waitFor(
+        'the kill to finish',
+        async () => {
+          if (killerFailed) throw killerFailed;
+          return kills > before && !killing;
+        },
+        30000,
+        5,
+      );
 
     try {
       while ((acked < MIN_CHANGES || kills < MIN_KILLS) && Date.now() - started < MAX_MS) {
@@ -328,9 +365,18 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
             while (killing) await sleep(5);
             if (kills !== verifiedKills) await verify(undefined);
             const kind = !model.ports.has(GUEST_PORT) ? 'create' : c.op === 'delete' ? 'delete' : 'move';
-            if (kind !== 'create') await waitFor(`${GUEST_PORT} connected`, async () => (await a.client.get<VhostUserPortState>(`/ports/${GUEST_PORT}`)).status!.link === 'up', 15000, 20);
+            if (kind !== 'create')
+              await waitFor(
+                `${GUEST_PORT} connected`,
+                async () => (await a.client.get<VhostUserPortState>(`/ports/${GUEST_PORT}`)).status!.link === 'up',
+                15000,
+                20,
+              );
             const before = kills;
-            const answer = send(c).then(() => 'acked', (e: AgentError) => (e.status === 0 ? 'no answer' : `${e.status} ${e.message}`));
+            const answer = send(c).then(
+              () => 'acked',
+              (e: AgentError) => (e.status === 0 ? 'no answer' : `${e.status} ${e.message}`),
+            );
             setTimeout(() => (woken = true), rnd() * 10);
             const how = await answer;
             await untilKilled(before);
@@ -377,7 +423,7 @@ describe('51 reliability: crash consistency under random SIGKILLs', function () 
     );
     assert.deepEqual(refused, [], 'a valid change was refused');
     assert.deepEqual(lost, []);
-    assert.deepEqual(wrong, [], "the datapath differs from the store");
+    assert.deepEqual(wrong, [], 'the datapath differs from the store');
     assert.ok(acked >= MIN_CHANGES, `only ${acked} acknowledged changes in ${MAX_MS} ms`);
     assert.ok(kills >= MIN_KILLS, `only ${kills} kills in ${MAX_MS} ms`);
     assert.ok(targeted.create > 0 && targeted.delete > 0, `kills on the guest's port: ${JSON.stringify(targeted)}`);

@@ -20,7 +20,14 @@ describe('52 reliability: reconnect after agent and guest restarts', function ()
   let guest: TestpmdGuest | undefined;
   const sock = (i: number) => path.join(agent.dir, `r${i}.sock`);
   const startGuest = () =>
-    TestpmdGuest.start({ name: `g-reconn-${process.pid}`, logDir: agent.dir, ports: [{ path: sock(0), server: true, mac: A }, { path: sock(1), server: true, mac: B }] });
+    TestpmdGuest.start({
+      name: `g-reconn-${process.pid}`,
+      logDir: agent.dir,
+      ports: [
+        { path: sock(0), server: true, mac: A },
+        { path: sock(1), server: true, mac: B },
+      ],
+    });
   const waitUp = () => waitFor('r0, r1 up', async () => (await agent.client.get<PortState[]>('/ports')).every((p) => p.status!.link === 'up'), 30000);
 
   before(async () => {
@@ -58,11 +65,16 @@ describe('52 reliability: reconnect after agent and guest restarts', function ()
     await g.send(0, B, 500);
     await g.send(1, A, 500);
     await g.settle();
-    assert.deepEqual((await g.counters()).map((c) => c.rxPackets), [500, 500]);
+    assert.deepEqual(
+      (await g.counters()).map((c) => c.rxPackets),
+      [500, 500],
+    );
     assert.equal(g.pid, pid);
     assert.ok(fs.existsSync(`/proc/${pid}`));
     const t = summary(figures.map((f) => f.resumeMs));
-    console.log(`      reconnect figure: ${AGENT_RESTARTS} agent kills, traffic resumed ${figures.length}/${AGENT_RESTARTS}; resume median ${t.median} ms, max ${t.max} ms; frames lost per restart ${figures.map((f) => f.lost).join(', ')}; resume ms ${figures.map((f) => `${f.resumeMs} (${f.probes} probes)`).join(', ')}`);
+    console.log(
+      `      reconnect figure: ${AGENT_RESTARTS} agent kills, traffic resumed ${figures.length}/${AGENT_RESTARTS}; resume median ${t.median} ms, max ${t.max} ms; frames lost per restart ${figures.map((f) => f.lost).join(', ')}; resume ms ${figures.map((f) => `${f.resumeMs} (${f.probes} probes)`).join(', ')}`,
+    );
   });
 
   it(`restart of the guest ${GUEST_RESTARTS} times: the client ports reconnect each time and forward`, async () => {
@@ -78,9 +90,15 @@ describe('52 reliability: reconnect after agent and guest restarts', function ()
       await guest.send(0, B, 200);
       await guest.send(1, A, 200);
       await guest.settle();
-      assert.deepEqual((await guest.counters()).map((c) => c.rxPackets), [200, 200], `guest restart ${i + 1}`);
+      assert.deepEqual(
+        (await guest.counters()).map((c) => c.rxPackets),
+        [200, 200],
+        `guest restart ${i + 1}`,
+      );
     }
     const t = summary(times);
-    console.log(`      reconnect figure: ${GUEST_RESTARTS} guest restarts, reconnected ${times.length}/${GUEST_RESTARTS}; guest start to both links up median ${t.median} ms, max ${t.max} ms`);
+    console.log(
+      `      reconnect figure: ${GUEST_RESTARTS} guest restarts, reconnected ${times.length}/${GUEST_RESTARTS}; guest start to both links up median ${t.median} ms, max ${t.max} ms`,
+    );
   });
 });

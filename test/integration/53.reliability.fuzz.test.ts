@@ -15,7 +15,10 @@ const SEED = Number(process.env.VHOSTNET_SEED ?? 5353);
 
 // ---- the model of part (1) -----------------------------------------------------------------
 
-interface Model { bridges: Map<string, number>; ports: Map<string, { bridge: string; type: string; queues: number; mac?: string }> }
+interface Model {
+  bridges: Map<string, number>;
+  ports: Map<string, { bridge: string; type: string; queues: number; mac?: string }>;
+}
 
 type Cmd =
   | { op: 'putBridge'; name: string; aging: unknown }
@@ -30,7 +33,11 @@ const BAD_MACS = ['01:00:5e:00:00:01', 'ff:ff:ff:ff:ff:ff', '00:00:00:00:00:00',
 
 const nameArb = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...GOOD_NAMES) }, { weight: 1, arbitrary: fc.constantFrom(...BAD_NAMES) });
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  fc.record({ op: fc.constant('putBridge' as const), name: nameArb, aging: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 86400 }) }, fc.constantFrom(0, -1, 86401, 1.5, '30', null)) }),
+  fc.record({
+    op: fc.constant('putBridge' as const),
+    name: nameArb,
+    aging: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 86400 }) }, fc.constantFrom(0, -1, 86401, 1.5, '30', null)),
+  }),
   fc.record({ op: fc.constant('delBridge' as const), name: nameArb }),
   fc.record({
     op: fc.constant('putPort' as const),
@@ -65,7 +72,12 @@ function expect(m: Model, c: Cmd): number {
     case 'putPort':
       if (!validName(c.name) || !validName(c.bridge) || !validQueues(c.queues) || (c.mac !== undefined && !GOOD_MACS.includes(c.mac as string))) return 400;
       if (!m.bridges.has(c.bridge)) return 400;
-      m.ports.set(c.name, { bridge: c.bridge, type: c.server ? 'dpdkvhostuser' : 'dpdkvhostuserclient', queues: c.queues as number, mac: (c.mac as string | undefined)?.toLowerCase() });
+      m.ports.set(c.name, {
+        bridge: c.bridge,
+        type: c.server ? 'dpdkvhostuser' : 'dpdkvhostuserclient',
+        queues: c.queues as number,
+        mac: (c.mac as string | undefined)?.toLowerCase(),
+      });
       return 200;
     case 'delPort':
       if (!validName(c.name)) return 400;
@@ -137,9 +149,15 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
           assert.equal(got, want, `${JSON.stringify(cmd)}`);
           const st = await c.get<{ bridges: BridgeState[]; ports: VhostUserPortState[] }>('/state');
           assert.equal(
-            canon(st.bridges.map((b) => [b.name, b.macAgingSeconds]), st.ports.map((p) => [p.name, { bridge: p.bridge, type: p.type, queues: p.queues, mac: p.mac }])),
+            canon(
+              st.bridges.map((b) => [b.name, b.macAgingSeconds]),
+              st.ports.map((p) => [p.name, { bridge: p.bridge, type: p.type, queues: p.queues, mac: p.mac }]),
+            ),
             // Without a MAC the agent derives one from the name.
-            canon([...m.bridges], [...m.ports].map(([k, v]) => [k, { ...v, mac: v.mac ?? derivedMac(k) }])),
+            canon(
+              [...m.bridges],
+              [...m.ports].map(([k, v]) => [k, { ...v, mac: v.mac ?? derivedMac(k) }]),
+            ),
             `after ${JSON.stringify(cmd)}`,
           );
         }
@@ -147,7 +165,9 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
       { numRuns: 200, seed: SEED, endOnFailure: true },
     );
     await reset();
-    console.log(`      fuzz figure (seed ${SEED}): ${sequences} API sequences, ${commands} commands, model mismatches 0, agent crashes 0 (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(
+      `      fuzz figure (seed ${SEED}): ${sequences} API sequences, ${commands} commands, model mismatches 0, agent crashes 0 (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
     assert.equal(agent.proc!.exitCode, null);
   });
 
@@ -160,10 +180,19 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
     const r = await c.put<{ object: VhostUserPortState }>('/ports/fzsrv', { bridge: 'fz', type: 'dpdkvhostuser' });
     const target = r.object.socketPath;
     const sock = (i: number) => path.join(agent.dir, `fw${i}.sock`);
-    const starting = TestpmdGuest.start({ name: `g-fuzz-${process.pid}`, logDir: agent.dir, ports: [{ path: sock(0), server: true, mac: A }, { path: sock(1), server: true, mac: B }] });
+    const starting = TestpmdGuest.start({
+      name: `g-fuzz-${process.pid}`,
+      logDir: agent.dir,
+      ports: [
+        { path: sock(0), server: true, mac: A },
+        { path: sock(1), server: true, mac: B },
+      ],
+    });
     for (const i of [0, 1]) await c.put(`/ports/fw${i}`, { bridge: 'fwd', type: 'dpdkvhostuserclient', vhostServerPath: sock(i) });
     guest = await starting;
-    await waitFor('fw0, fw1 up', async () => (await Promise.all(['fw0', 'fw1'].map((n) => c.get<VhostUserPortState>(`/ports/${n}`)))).every((p) => p.status!.link === 'up'));
+    await waitFor('fw0, fw1 up', async () =>
+      (await Promise.all(['fw0', 'fw1'].map((n) => c.get<VhostUserPortState>(`/ports/${n}`)))).every((p) => p.status!.link === 'up'),
+    );
     const pid = agent.proc!.pid;
     const roundTrip = async (n: number) => {
       await guest!.clearCounters();
@@ -191,19 +220,21 @@ describe('53 reliability: fuzzing the API and the vhost-user sockets', function 
     const started = Date.now();
     let fuzzing = true;
     // Three connections at a time: the vhost thread shares the CPUs with the guest and the PMD.
-    const fuzzer = Promise.all([0, 1, 2].map(async () => {
-      while (fuzzing) {
-        const s = await fuzzSession(target, rnd, 1 + Math.floor(rnd() * 30));
-        if (!s.connected) {
-          refused.set(s.connectError!, (refused.get(s.connectError!) ?? 0) + 1);
-          await new Promise((r) => setTimeout(r, 5)); // the backlog is full: let the vhost thread catch up
-          continue;
+    const fuzzer = Promise.all(
+      [0, 1, 2].map(async () => {
+        while (fuzzing) {
+          const s = await fuzzSession(target, rnd, 1 + Math.floor(rnd() * 30));
+          if (!s.connected) {
+            refused.set(s.connectError!, (refused.get(s.connectError!) ?? 0) + 1);
+            await new Promise((r) => setTimeout(r, 5)); // the backlog is full: let the vhost thread catch up
+            continue;
+          }
+          sessions++;
+          messages += s.messages;
+          for (const m of s.mutations) mutations.set(m, (mutations.get(m) ?? 0) + 1);
         }
-        sessions++;
-        messages += s.messages;
-        for (const m of s.mutations) mutations.set(m, (mutations.get(m) ?? 0) + 1);
-      }
-    }));
+      }),
+    );
     try {
       // Traffic on the other ports while the fuzzer runs.
       while (Date.now() - started < 25000) {

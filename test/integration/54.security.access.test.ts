@@ -26,11 +26,23 @@ function freePort(): Promise<number> {
 /** A plain HTTP request with any Authorization header (or none); the raw body comes back. */
 function httpRaw(port: number, method: string, p: string, auth?: string, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: p, headers: { ...(auth !== undefined ? { authorization: auth } : {}), ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: p,
+        headers: {
+          ...(auth !== undefined ? { authorization: auth } : {}),
+          ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -39,7 +51,27 @@ function httpRaw(port: number, method: string, p: string, auth?: string, body?: 
 function selfSigned(dir: string, name: string): { cert: string; key: string } {
   const cert = path.join(dir, `${name}.crt`);
   const key = path.join(dir, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert, key };
 }
 
@@ -73,7 +105,21 @@ describe('54 security: access to the agent', function () {
   const runAgent = async (name: string, args: string[], waitMs: number) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vhostnet-${name}-`));
     const main = path.resolve(__dirname, '../../datapath/agent/main.js');
-    const p = spawn(process.execPath, [main, '--run-dir', path.join(dir, 'run'), '--state-dir', path.join(dir, 'state'), '--file-prefix', `vhn-${name}`, '--eal-arg=--log-level=lib.eal:error', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [
+        main,
+        '--run-dir',
+        path.join(dir, 'run'),
+        '--state-dir',
+        path.join(dir, 'state'),
+        '--file-prefix',
+        `vhn-${name}`,
+        '--eal-arg=--log-level=lib.eal:error',
+        ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -113,11 +159,30 @@ describe('54 security: access to the agent', function () {
     const a = await AgentProcess.start({ name: 'acc-tcp', args: ['--listen', `tcp://127.0.0.1:${port}`, '--token-file', path.join(tmp, 'token')] });
     agents.push(a);
     const requests: [string, string, string?][] = [
-      ['GET', '/v1/health'], ['GET', '/v1/state'], ['GET', '/v1/show'], ['GET', '/v1/ports'], ['GET', '/v1/pmd'],
-      ['PUT', '/v1/bridges/br0', '{}'], ['PUT', '/v1/settings', '{"pmdMaxSleepUs":100}'], ['DELETE', '/v1/bridges/br0'],
-      ['GET', '/v1/nosuch'], ['POST', '/v1/state', '{}'], ['PUT', '/v1/ports/a%2Fb', '{}'],
+      ['GET', '/v1/health'],
+      ['GET', '/v1/state'],
+      ['GET', '/v1/show'],
+      ['GET', '/v1/ports'],
+      ['GET', '/v1/pmd'],
+      ['PUT', '/v1/bridges/br0', '{}'],
+      ['PUT', '/v1/settings', '{"pmdMaxSleepUs":100}'],
+      ['DELETE', '/v1/bridges/br0'],
+      ['GET', '/v1/nosuch'],
+      ['POST', '/v1/state', '{}'],
+      ['PUT', '/v1/ports/a%2Fb', '{}'],
     ];
-    const badAuth = [undefined, '', 'Bearer', 'Bearer ', `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, `bearer ${TOKEN}`, `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`, `Bearer  ${TOKEN}`, TOKEN];
+    const badAuth = [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      `Bearer ${TOKEN}x`,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `bearer ${TOKEN}`,
+      `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`,
+      `Bearer  ${TOKEN}`,
+      TOKEN,
+    ];
     let refused = 0;
     const bodies: string[] = [];
     for (const [m, p, b] of requests)
@@ -146,11 +211,14 @@ describe('54 security: access to the agent', function () {
     console.log(`      access figure: ${refused} requests without the right token, ${refused} refused with 401; token in log or bodies: 0`);
   });
 
-  it('TLS: a client pinning the agent\'s certificate works; one trusting another CA, or speaking plain HTTP, is refused', async () => {
+  it("TLS: a client pinning the agent's certificate works; one trusting another CA, or speaking plain HTTP, is refused", async () => {
     const port = await freePort();
     const mine = selfSigned(tmp, 'agent');
     const other = selfSigned(tmp, 'other');
-    const a = await AgentProcess.start({ name: 'acc-tls', args: ['--listen', `tcp://127.0.0.1:${port}`, '--token-file', path.join(tmp, 'token'), '--tls-cert', mine.cert, '--tls-key', mine.key] });
+    const a = await AgentProcess.start({
+      name: 'acc-tls',
+      args: ['--listen', `tcp://127.0.0.1:${port}`, '--token-file', path.join(tmp, 'token'), '--tls-cert', mine.cert, '--tls-key', mine.key],
+    });
     agents.push(a);
     assert.match(a.log, new RegExp(`listening on https://127.0.0.1:${port}`));
     const good = new AgentClient({ endpoint: `https://127.0.0.1:${port}`, token: TOKEN, caCert: fs.readFileSync(mine.cert, 'utf8') });

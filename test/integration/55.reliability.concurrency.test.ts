@@ -29,7 +29,10 @@ describe('55 reliability: concurrent writers and owners', function () {
       // Different changes, so neither is a no-op; the body and the query forms alternate.
       const q = round % 2 ? `?expectedVersion=${v}` : '';
       const body = (n: number) => (round % 2 ? spec(n) : { ...spec(n), expectedVersion: v });
-      const results = await Promise.allSettled([one.put<ChangeResult<VhostUserPortState>>('/ports/c0', body(2 + (round % 7)), q), two.put<ChangeResult<VhostUserPortState>>('/ports/c0', body(10 + (round % 5)), q)]);
+      const results = await Promise.allSettled([
+        one.put<ChangeResult<VhostUserPortState>>('/ports/c0', body(2 + (round % 7)), q),
+        two.put<ChangeResult<VhostUserPortState>>('/ports/c0', body(10 + (round % 5)), q),
+      ]);
       const won = results.filter((r) => r.status === 'fulfilled');
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       assert.equal(won.length, 1, `round ${round}: ${results.map((r) => r.status).join(', ')}`);
@@ -53,12 +56,19 @@ describe('55 reliability: concurrent writers and owners', function () {
     });
     await assert.rejects(agent.client.put('/bridges/owned', { owner: 'urn:stack-b' }, '?adopt=false'), (e: AgentError) => e.status === 409);
     assert.equal(JSON.stringify(await agent.client.get('/state')), before);
-    const r = await agent.client.put<ChangeResult<{ owner: string; macAgingSeconds: number }>>('/bridges/owned', { owner: 'urn:stack-b', macAgingSeconds: 30 }, '?adopt=true');
+    const r = await agent.client.put<ChangeResult<{ owner: string; macAgingSeconds: number }>>(
+      '/bridges/owned',
+      { owner: 'urn:stack-b', macAgingSeconds: 30 },
+      '?adopt=true',
+    );
     assert.equal(r.object!.owner, 'urn:stack-b');
     await assert.rejects(agent.client.put('/bridges/owned', { owner: 'urn:stack-a' }), (e: AgentError) => e.status === 409, 'A lost it');
     // Ports too.
     await agent.client.put('/ports/op0', { bridge: 'br0', type: 'dpdkvhostuser', owner: 'urn:stack-a' });
-    await assert.rejects(agent.client.put('/ports/op0', { bridge: 'br0', type: 'dpdkvhostuser', owner: 'urn:stack-b' }), (e: AgentError) => e.status === 409 && e.issues[0].field === 'owner');
+    await assert.rejects(
+      agent.client.put('/ports/op0', { bridge: 'br0', type: 'dpdkvhostuser', owner: 'urn:stack-b' }),
+      (e: AgentError) => e.status === 409 && e.issues[0].field === 'owner',
+    );
     await agent.client.put('/ports/op0', { bridge: 'br0', type: 'dpdkvhostuser', owner: 'urn:stack-b' }, '?adopt=true');
   });
 });

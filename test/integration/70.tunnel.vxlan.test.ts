@@ -18,10 +18,14 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
   before(async () => {
     makeHosts();
     for (let i = 0; i < 2; i++) hosts.push(await startHost(i, 'vxlan', { guestMacs: GMAC, vni: VNI }));
-    await waitFor('both tunnels and guest ports up', async () => {
-      for (const h of hosts) for (const p of await h.agent!.client.get<{ status?: { link: string } }[]>('/ports')) if (p.status?.link !== 'up') return false;
-      return true;
-    }, 30000);
+    await waitFor(
+      'both tunnels and guest ports up',
+      async () => {
+        for (const h of hosts) for (const p of await h.agent!.client.get<{ status?: { link: string } }[]>('/ports')) if (p.status?.link !== 'up') return false;
+        return true;
+      },
+      30000,
+    );
   });
 
   after(async () => {
@@ -69,9 +73,15 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     // headers: IPv4 checksum and lengths good, UDP accepted (checksum 0), no socket on 4789.
     assert.equal(snmp(1, 'Ip', 'InHdrErrors') - kernelB.hdrErrors, 0, 'outer IPv4 headers the kernel refused');
     assert.equal(snmp(1, 'Udp', 'InErrors') - kernelB.udpErrors, 0, 'outer UDP headers the kernel refused');
-    assert.ok(snmp(1, 'Udp', 'NoPorts') - kernelB.noPorts >= N, `kernel B counted ${snmp(1, 'Udp', 'NoPorts') - kernelB.noPorts} UDP datagrams to port 4789, expected ${N}`);
+    assert.ok(
+      snmp(1, 'Udp', 'NoPorts') - kernelB.noPorts >= N,
+      `kernel B counted ${snmp(1, 'Udp', 'NoPorts') - kernelB.noPorts} UDP datagrams to port 4789, expected ${N}`,
+    );
     const fdbA = await hosts[0].agent!.client.get<{ mac: string; port: string }[]>('/bridges/br0/fdb');
-    assert.ok(fdbA.some((e) => e.mac === GMAC[1] && e.port === 'vx'), JSON.stringify(fdbA));
+    assert.ok(
+      fdbA.some((e) => e.mac === GMAC[1] && e.port === 'vx'),
+      JSON.stringify(fdbA),
+    );
   });
 
   it('full-size frames (1514 B) cross the tunnel too', async () => {
@@ -85,7 +95,12 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
 
   it('refuses bad tunnel specs, naming the field', async () => {
     const c = hosts[0].agent!.client;
-    const base = { bridge: 'br0', type: 'vxlan', vni: 7, underlay: { iface: 'lo', localIp: '169.254.1.1', remoteIp: '169.254.1.2', remoteMac: '02:00:00:00:00:01' } };
+    const base = {
+      bridge: 'br0',
+      type: 'vxlan',
+      vni: 7,
+      underlay: { iface: 'lo', localIp: '169.254.1.1', remoteIp: '169.254.1.2', remoteMac: '02:00:00:00:00:01' },
+    };
     const cases: [object, string][] = [
       [{ ...base, vni: 0 }, 'vni'],
       [{ ...base, vni: 16777216 }, 'vni'],
@@ -98,9 +113,15 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
       [{ ...base, underlay: { ...base.underlay, iface: VETH[0] } }, 'underlay.iface'], // vx already uses it
     ];
     for (const [body, field] of cases) {
-      const e = await c.put('/ports/bad', body).then(() => undefined, (x: AgentError) => x);
+      const e = await c.put('/ports/bad', body).then(
+        () => undefined,
+        (x: AgentError) => x,
+      );
       assert.ok(e, `accepted ${JSON.stringify(body)}`);
-      assert.ok(e.issues.some((i) => i.field === field), `${JSON.stringify(body)}: ${e.message} ${JSON.stringify(e.issues)}`);
+      assert.ok(
+        e.issues.some((i) => i.field === field),
+        `${JSON.stringify(body)}: ${e.message} ${JSON.stringify(e.issues)}`,
+      );
     }
     assert.ok(!(await c.get<{ name: string }[]>('/ports')).some((p) => p.name === 'bad'));
   });
@@ -108,7 +129,11 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
   it('an agent killed and restarted restores its tunnel from the store; frames cross again', async () => {
     const [a, b] = [hosts[0].guest!, hosts[1].guest!];
     await hosts[0].agent!.restart();
-    await waitFor('host A ports up again', async () => (await hosts[0].agent!.client.get<{ status?: { link: string } }[]>('/ports')).every((p) => p.status?.link === 'up'), 30000);
+    await waitFor(
+      'host A ports up again',
+      async () => (await hosts[0].agent!.client.get<{ status?: { link: string } }[]>('/ports')).every((p) => p.status?.link === 'up'),
+      30000,
+    );
     await a.waitLinkUp(0, 30000);
     await b.clearCounters();
     await a.send(0, GMAC[1], 200); // A's FDB is new: flooded, and the flood reaches the tunnel

@@ -54,7 +54,10 @@ describe('72 uplink: a dpdk port to a kernel host over a veth', function () {
 
   it('refuses devargs it cannot use, naming the field and how to fix it', async () => {
     const refused = async (body: object, rule: RegExp) =>
-      assert.rejects(agent.client.put('/ports/bad', body), (e: AgentError) => e.issues.some((i) => i.field === 'devargs' && rule.test(i.rule)) || assert.fail(JSON.stringify(e.issues)));
+      assert.rejects(
+        agent.client.put('/ports/bad', body),
+        (e: AgentError) => e.issues.some((i) => i.field === 'devargs' && rule.test(i.rule)) || assert.fail(JSON.stringify(e.issues)),
+      );
     await refused(uplink({ devargs: 'net_ring0' }), /PCI address .* or 'net_af_xdp<N>,iface=/);
     await refused(uplink({ devargs: 'net_af_packet1' }), /iface=/);
     await refused(uplink({ devargs: 'net_af_packet1,iface=vhn-nosuch' }), /interface in the agent's network namespace/);
@@ -83,7 +86,10 @@ describe('72 uplink: a dpdk port to a kernel host over a veth', function () {
     assert.ok(up.status!.stats.rxPackets >= 3 && up.status!.stats.txPackets >= 3, JSON.stringify(up.status!.stats));
     const fdb = await agent.client.get<{ mac: string; port: string }[]>('/bridges/br0/fdb');
     const hostMac = sh('ip', '-n', NS, '-j', 'link', 'show', VETH[1]).match(/"address":"([0-9a-f:]{17})"/)![1];
-    assert.ok(fdb.some((e) => e.mac === hostMac && e.port === 'up0'), `the host's MAC is learned on the uplink: ${JSON.stringify(fdb)}`);
+    assert.ok(
+      fdb.some((e) => e.mac === hostMac && e.port === 'up0'),
+      `the host's MAC is learned on the uplink: ${JSON.stringify(fdb)}`,
+    );
   });
 
   it('an interface that vanishes is noticed: link down, naming the interface', async () => {

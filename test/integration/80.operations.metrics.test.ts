@@ -85,7 +85,9 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
       ].join('\n'),
     );
     const log = fs.openSync(path.join(agent.dir, 'prometheus.log'), 'a');
-    prom = spawn('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${path.join(agent.dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', log, log] });
+    prom = spawn('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${path.join(agent.dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`], {
+      stdio: ['ignore', log, log],
+    });
     fs.closeSync(log);
     await waitFor('prometheus ready', async () => (await fetch(`${promUrl}/-/ready`)).ok, 60000, 500);
     await waitFor('the agent target up', async () => (await query('up{job="vhostnet"}')).some((s) => s.value[1] === '1'), 30000, 500);
@@ -109,7 +111,13 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
     assert.equal(check.status, 0, check.stdout + check.stderr);
     const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string }[] }[] } };
     const loaded = rules.data.groups.flatMap((g) => g.rules);
-    assert.deepEqual(loaded.map((r) => r.name).sort(), ['VhostnetAgentDown', 'VhostnetDropsRising', 'VhostnetFdbFull', 'VhostnetLinkDown', 'VhostnetPmdSaturated']);
+    assert.deepEqual(loaded.map((r) => r.name).sort(), [
+      'VhostnetAgentDown',
+      'VhostnetDropsRising',
+      'VhostnetFdbFull',
+      'VhostnetLinkDown',
+      'VhostnetPmdSaturated',
+    ]);
     await waitFor('every rule evaluated without error', async () => {
       const r = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as typeof rules;
       return r.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok');
@@ -122,13 +130,16 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
     assert.equal(build[0].metric.version, '0.1.0');
     assert.match(build[0].metric.dpdk_version, /^22\.11/);
     const link = await query('vhostnet_interface_link_state');
-    assert.deepEqual(link.map((s) => `${s.metric.bridge}/${s.metric.port}/${s.metric.type}=${s.value[1]}`).sort(), ['br0/p0/dpdkvhostuserclient=1', 'br0/p1/dpdkvhostuserclient=1']);
+    assert.deepEqual(link.map((s) => `${s.metric.bridge}/${s.metric.port}/${s.metric.type}=${s.value[1]}`).sort(), [
+      'br0/p0/dpdkvhostuserclient=1',
+      'br0/p1/dpdkvhostuserclient=1',
+    ]);
     const api = await agent.client.get<VhostUserPortState>('/ports/p0');
     const features = await query('vhostnet_interface_features_info{port="p0"}');
     assert.equal(features[0].metric.negotiated, api.status!.features.negotiated);
   });
 
-  it('the rate of a port\'s rx packets agrees with what the testpmd guest sent', async () => {
+  it("the rate of a port's rx packets agrees with what the testpmd guest sent", async () => {
     await guest.startForwarding('txonly');
     await new Promise((r) => setTimeout(r, 2000)); // steady before the window
     const t0 = Date.now() / 1000;
@@ -145,7 +156,7 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
     assert.ok(Math.abs(seen - sent) / sent < 0.2, `Prometheus rate ${seen.toFixed(0)}/s vs the guest's ${sent.toFixed(0)}/s`);
   });
 
-  it('once traffic stops, the scraped counters equal the guest\'s and the API\'s, drops included', async () => {
+  it("once traffic stops, the scraped counters equal the guest's and the API's, drops included", async () => {
     await guest.settle();
     const sentTotal = (await guest.counters())[0].txPackets;
     const api = await agent.client.get<PortState[]>('/ports');
@@ -158,7 +169,12 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
       assert.equal(sampleOf(text, 'vhostnet_interface_queue_rx_packets_total', { port: p.name, queue: '0' }), p.status!.queues[0].rxPackets);
     }
     // Prometheus's last sample is the same figure (nothing moves any more).
-    await waitFor('Prometheus has the final count', async () => Number((await query('vhostnet_interface_rx_packets_total{port="p0"}'))[0]?.value[1]) === sentTotal, 10000, 500);
+    await waitFor(
+      'Prometheus has the final count',
+      async () => Number((await query('vhostnet_interface_rx_packets_total{port="p0"}'))[0]?.value[1]) === sentTotal,
+      10000,
+      500,
+    );
   });
 
   it('PMD cycles, rx queues and context switches are per CPU', async () => {
@@ -192,8 +208,13 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
   it('every metric the Grafana dashboard in docs/ reads is one the agent exports', async () => {
     const dash = JSON.parse(fs.readFileSync(path.join(DOCS, 'grafana-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
     const used = new Set(dash.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/vhostnet_[a-z_]+/g) ?? [])));
-    const exported = new Set([...(await scrape()).matchAll(/^# TYPE (\S+) (\S+)/gm)].flatMap(([, n, t]) => (t === 'histogram' ? [`${n}_bucket`, `${n}_sum`, `${n}_count`] : [n])));
+    const exported = new Set(
+      [...(await scrape()).matchAll(/^# TYPE (\S+) (\S+)/gm)].flatMap(([, n, t]) => (t === 'histogram' ? [`${n}_bucket`, `${n}_sum`, `${n}_count`] : [n])),
+    );
     assert.ok(used.size >= 10, `the dashboard reads ${used.size} metrics`);
-    assert.deepEqual([...used].filter((n) => !exported.has(n)), []);
+    assert.deepEqual(
+      [...used].filter((n) => !exported.has(n)),
+      [],
+    );
   });
 });

@@ -17,8 +17,7 @@ describe('81 operations: events with their reasons', function () {
   let agent: AgentProcess;
   let guest: TestpmdGuest | undefined;
   const events = async (since = 0) => (await agent.client.get<EventPage>(`/events?since=${since}`)).events;
-  const waitEvent = (what: string, pred: (e: VhostnetEvent) => boolean, since = 0) =>
-    waitFor(what, async () => (await events(since)).find(pred), 30000, 250);
+  const waitEvent = (what: string, pred: (e: VhostnetEvent) => boolean, since = 0) => waitFor(what, async () => (await events(since)).find(pred), 30000, 250);
 
   before(async () => {
     agent = await AgentProcess.start({ name: 'events' });
@@ -34,7 +33,11 @@ describe('81 operations: events with their reasons', function () {
 
   it('a port coming up and going down when its guest goes away, with the reason the status gives', async () => {
     const sock = path.join(agent.dir, 'g0.sock');
-    const starting = TestpmdGuest.start({ name: `g-events-${process.pid}`, logDir: agent.dir, ports: [{ path: sock, server: true, mac: '02:00:00:00:81:00' }] });
+    const starting = TestpmdGuest.start({
+      name: `g-events-${process.pid}`,
+      logDir: agent.dir,
+      ports: [{ path: sock, server: true, mac: '02:00:00:00:81:00' }],
+    });
     await agent.client.put('/ports/p0', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock });
     guest = await starting;
     const up = await waitEvent('p0 up', (e) => e.type === 'link' && e.port === 'p0' && e.link === 'up');
@@ -44,11 +47,17 @@ describe('81 operations: events with their reasons', function () {
     const down = await waitEvent('p0 down', (e) => e.type === 'link' && e.port === 'p0' && e.link === 'down' && e.id > up.id);
     const status = (await agent.client.get<PortState>('/ports/p0')).status!;
     assert.equal(status.link, 'down');
-    assert.equal(down.reason, status.reason, 'the event says why, in the status\'s words');
+    assert.equal(down.reason, status.reason, "the event says why, in the status's words");
     assert.ok(down.type === 'link' && down.from === 'up');
     // The same event as a structured log line.
-    const lines = fs.readFileSync(path.join(agent.dir, 'agent.log'), 'utf8').split('\n').filter((l) => l.startsWith('{"event":'));
-    assert.ok(lines.map((l) => JSON.parse(l).event).some((e: VhostnetEvent) => e.id === down.id && e.reason === down.reason), 'logged as JSON');
+    const lines = fs
+      .readFileSync(path.join(agent.dir, 'agent.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{"event":'));
+    assert.ok(
+      lines.map((l) => JSON.parse(l).event).some((e: VhostnetEvent) => e.id === down.id && e.reason === down.reason),
+      'logged as JSON',
+    );
   });
 
   it('a GuestVM killed under restartPolicy on-failure: a crash and restart event', async () => {
@@ -84,7 +93,11 @@ describe('81 operations: events with their reasons', function () {
   });
 
   it('a bad ?since or ?wait is refused naming the field', async () => {
-    for (const [q, field] of [['since=abc', 'since'], ['since=-1', 'since'], ['wait=61', 'wait']] as const)
+    for (const [q, field] of [
+      ['since=abc', 'since'],
+      ['since=-1', 'since'],
+      ['wait=61', 'wait'],
+    ] as const)
       await assert.rejects(agent.client.get(`/events?${q}`), (e: AgentError) => e.status === 400 && e.issues.some((i) => i.field === field));
   });
 });

@@ -32,7 +32,10 @@ describe('30 provider logic (agent client stubbed)', () => {
   it('adopting names every field where the live object differs from the program', async () => {
     sinon.stub(AgentClient.prototype, 'get').resolves({ ...live, queues: 2, bridge: 'br9' });
     const put = sinon.stub(AgentClient.prototype, 'put');
-    await assert.rejects(impl.create('clientPort', { ...port, adopt: true }), /differs from the program in bridge \(live "br9", declared "br0"\), queues \(live 2, declared 1\)/);
+    await assert.rejects(
+      impl.create('clientPort', { ...port, adopt: true }),
+      /differs from the program in bridge \(live "br9", declared "br0"\), queues \(live 2, declared 1\)/,
+    );
     assert.equal(put.callCount, 0);
   });
 
@@ -47,7 +50,10 @@ describe('30 provider logic (agent client stubbed)', () => {
 
   it('diff: an in-place field updates, a replace field replaces old-first, a default left out is no change', async () => {
     const same = await impl.diff('clientPort', { ...port, queues: 1 }, port);
-    assert.deepEqual({ ...same, stables: [...same.stables!].sort() }, { changes: false, replaces: [], deleteBeforeReplace: false, stables: ['bridge', 'name', 'queues', 'type', 'vhostServerPath'] });
+    assert.deepEqual(
+      { ...same, stables: [...same.stables!].sort() },
+      { changes: false, replaces: [], deleteBeforeReplace: false, stables: ['bridge', 'name', 'queues', 'type', 'vhostServerPath'] },
+    );
     assert.equal((await impl.diff('clientPort', port, { ...port, queues: 2 })).replaces!.length, 0);
     const moved = await impl.diff('clientPort', port, { ...port, vhostServerPath: '/tmp/other.sock' });
     assert.deepEqual(moved.replaces, ['vhostServerPath']);

@@ -63,15 +63,30 @@ describe('60 components: VhostNetwork (mocked engine)', () => {
     assert.equal(byName.get('net')!.type, 'vhostnet:index:VhostNetwork');
     assert.equal(byName.get('net-br0')!.inputs.name, 'br0');
     const p = byName.get('net-vm2-eth0')!.inputs;
-    assert.deepEqual([p.name, p.bridge, p.vhostServerPath, p.queues, p.mac, p.agentEndpoint], ['vm2-eth0', 'br0', '/tmp/vhostnet/vm2-eth0', 2, '02:00:00:00:00:22', 'unix:/run/h1.sock']);
+    assert.deepEqual(
+      [p.name, p.bridge, p.vhostServerPath, p.queues, p.mac, p.agentEndpoint],
+      ['vm2-eth0', 'br0', '/tmp/vhostnet/vm2-eth0', 2, '02:00:00:00:00:22', 'unix:/run/h1.sock'],
+    );
     assert.equal(byName.get('net-custom')!.inputs.vhostServerPath, '/tmp/vhostnet/custom');
     const vm2 = byName.get('net-vm2')!.inputs;
     assert.equal(vm2.hugepagesPath, '/dev/hugepages');
-    assert.deepEqual((vm2.nics as { port: string; queues?: number }[]).map((n) => [n.port, n.queues ?? 1]), [['vm2-eth0', 2], ['custom', 1]]);
+    assert.deepEqual(
+      (vm2.nics as { port: string; queues?: number }[]).map((n) => [n.port, n.queues ?? 1]),
+      [
+        ['vm2-eth0', 2],
+        ['custom', 1],
+      ],
+    );
     assert.equal(byName.get('net-hugepages')!.inputs.pages, 512);
     // Each guest's MACs, in NIC order: the agent's answer for a port declared without one, the
     // declared MAC otherwise, as literals.
-    const expected: GuestNetworkOutputs = { ports: ['vm1-eth0'], sockets: ['/tmp/vhostnet/vm1-eth0'], macs: ['02:00:00:60:00:01'], qemuCommand: ['qemu-system-x86_64', '-name', 'vm1'], libvirtXml: '<domain><name>vm1</name></domain>' };
+    const expected: GuestNetworkOutputs = {
+      ports: ['vm1-eth0'],
+      sockets: ['/tmp/vhostnet/vm1-eth0'],
+      macs: ['02:00:00:60:00:01'],
+      qemuCommand: ['qemu-system-x86_64', '-name', 'vm1'],
+      libvirtXml: '<domain><name>vm1</name></domain>',
+    };
     assert.deepEqual(guests.vm1, expected);
     assert.deepEqual(guests.vm2.ports, ['vm2-eth0', 'custom']);
     assert.deepEqual(guests.vm2.sockets, ['/tmp/vhostnet/vm2-eth0', '/tmp/vhostnet/custom']);
@@ -83,8 +98,17 @@ describe('60 components: VhostNetwork (mocked engine)', () => {
     assert.deepEqual(nicList('n', 'g', 2), [{}, {}]);
     assert.deepEqual(nicList('n', 'g', undefined), [{}]);
     const plan = planNetwork('n', args({ guests: { a: { boot, nics: 0 }, b: { boot, nics: 3 } } }));
-    assert.deepEqual(plan.ports.map((p) => p.name), ['b-eth0', 'b-eth1', 'b-eth2']);
-    assert.deepEqual(plan.guests.map((g) => [g.name, g.ports.length]), [['a', 0], ['b', 3]]);
+    assert.deepEqual(
+      plan.ports.map((p) => p.name),
+      ['b-eth0', 'b-eth1', 'b-eth2'],
+    );
+    assert.deepEqual(
+      plan.guests.map((g) => [g.name, g.ports.length]),
+      [
+        ['a', 0],
+        ['b', 3],
+      ],
+    );
   });
 
   it('refuses bad arguments, naming the component, the argument and the rule', () => {
@@ -102,7 +126,10 @@ describe('60 components: VhostNetwork (mocked engine)', () => {
       [{ guests: { vm: { boot, nics: [{ queues: 17 }] } } }, /guests\.vm\.nics\[0\]\.queues must be at most 16/],
       [{ guests: { vm: { boot, nics: [{ mac: '01:00:5e:00:00:01' }] } } }, /guests\.vm\.nics\[0\]\.mac must be a unicast MAC/],
       [{ guests: { vm: { boot, nics: [{ mac: 'xx' }] } } }, /guests\.vm\.nics\[0\]\.mac must be a MAC address/],
-      [{ guests: { a: { boot, nics: [{ port: 'p' }] }, b: { boot, nics: [{ port: 'p' }] } } }, /guests\.b\.nics\[0\]\.port must be unique \(guests\.a\.nics\[0\] has p already\)/],
+      [
+        { guests: { a: { boot, nics: [{ port: 'p' }] }, b: { boot, nics: [{ port: 'p' }] } } },
+        /guests\.b\.nics\[0\]\.port must be unique \(guests\.a\.nics\[0\] has p already\)/,
+      ],
       [{ guests: { a: { boot, nics: [{ mac: '02:00:00:00:00:01' }, { mac: '02:00:00:00:00:01' }] } } }, /guests\.a\.nics\[1\]\.mac must be unique/],
     ];
     for (const [extra, re] of cases) {
@@ -120,7 +147,13 @@ describe('60 components: VhostNetwork (mocked engine)', () => {
 
   it('the constructor refuses before declaring any child', () => {
     made.length = 0;
-    assert.throws(() => new VhostNetwork('bad', args({ guests: { vm: { boot, nics: [{ queues: 0 }] } } })), /VhostNetwork 'bad': guests\.vm\.nics\[0\]\.queues/);
-    assert.deepEqual(made.filter((m) => m.name !== 'bad'), []);
+    assert.throws(
+      () => new VhostNetwork('bad', args({ guests: { vm: { boot, nics: [{ queues: 0 }] } } })),
+      /VhostNetwork 'bad': guests\.vm\.nics\[0\]\.queues/,
+    );
+    assert.deepEqual(
+      made.filter((m) => m.name !== 'bad'),
+      [],
+    );
   });
 });

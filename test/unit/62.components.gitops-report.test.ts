@@ -65,7 +65,10 @@ describe('62 components: gitops-report', () => {
       return path.join(dir, name);
     };
     const mixed = f('mixed.json', JSON.stringify(preview));
-    const calm = f('calm.json', JSON.stringify({ steps: [step('same', 'pulumi:pulumi:Stack', 's'), step('update', 'Bridge', 'br0', { macAgingSeconds: 1 }, { macAgingSeconds: 2 })] }));
+    const calm = f(
+      'calm.json',
+      JSON.stringify({ steps: [step('same', 'pulumi:pulumi:Stack', 's'), step('update', 'Bridge', 'br0', { macAgingSeconds: 1 }, { macAgingSeconds: 2 })] }),
+    );
     const quiet = () => undefined;
     const errs: string[] = [];
     const origWrite = process.stderr.write.bind(process.stderr);

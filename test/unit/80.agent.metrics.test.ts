@@ -24,7 +24,12 @@ describe('80 agent metrics: text exposition', () => {
     const api = new ApiMetrics();
     for (const s of [0.0005, 0.003, 0.003, 20]) api.observe('PUT', '/v1/ports/:name', 200, s);
     const text = await collect(sources({ api }));
-    const bucket = (le: string) => Number(new RegExp(`vhostnet_api_request_duration_seconds_bucket\\{route="/v1/ports/:name",method="PUT",le="${le.replace('+', '\\+')}"\\} (\\d+)`).exec(text)?.[1]);
+    const bucket = (le: string) =>
+      Number(
+        new RegExp(`vhostnet_api_request_duration_seconds_bucket\\{route="/v1/ports/:name",method="PUT",le="${le.replace('+', '\\+')}"\\} (\\d+)`).exec(
+          text,
+        )?.[1],
+      );
     assert.equal(bucket('0.001'), 1);
     assert.equal(bucket('0.005'), 3);
     assert.equal(bucket(String(LATENCY_BUCKETS.at(-1))), 3);
@@ -38,7 +43,11 @@ describe('80 agent metrics: text exposition', () => {
       name,
       bridge: 'br0',
       type: 'dpdkvhostuserclient',
-      status: { link: 'up', stats: { rxPackets: 1, rxBytes: 2, txPackets: 3, txBytes: 4, txDrops: 5 }, queues: [{ rxPackets: 1, rxBytes: 2, txPackets: 3, txBytes: 4, txDrops: 5 }] },
+      status: {
+        link: 'up',
+        stats: { rxPackets: 1, rxBytes: 2, txPackets: 3, txBytes: 4, txDrops: 5 },
+        queues: [{ rxPackets: 1, rxBytes: 2, txPackets: 3, txBytes: 4, txDrops: 5 }],
+      },
     });
     const text = await collect(sources({ ports: () => [port('p0'), port('p1')] }));
     const types = [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]);

@@ -1,6 +1,6 @@
 // Where a guest's runtime files live: one directory per guest under the agent's state dir.
 // The layout is the adoption contract: a restarted agent finds running guests by it.
-import * as path from "node:path";
+import * as path from 'node:path';
 
 export interface GuestPaths {
   dir: string;
@@ -20,22 +20,22 @@ export function guestPaths(stateDir: string, name: string): GuestPaths {
   const dir = path.join(stateDir, name);
   return {
     dir,
-    qmpSocket: path.join(dir, "qmp.sock"),
-    pidFile: path.join(dir, "qemu.pid"),
-    consoleLog: path.join(dir, "console.log"),
-    stderrLog: path.join(dir, "qemu.stderr.log"),
-    stateFile: path.join(dir, "guest.json"),
+    qmpSocket: path.join(dir, 'qmp.sock'),
+    pidFile: path.join(dir, 'qemu.pid'),
+    consoleLog: path.join(dir, 'console.log'),
+    stderrLog: path.join(dir, 'qemu.stderr.log'),
+    stateFile: path.join(dir, 'guest.json'),
   };
 }
 
 /** Problems with a state dir: its paths go into QEMU option strings and a unix socket path. */
 export function stateDirProblems(stateDir: string): string[] {
   const out: string[] = [];
-  if (!path.isAbsolute(stateDir)) out.push("stateDir: must be an absolute path");
+  if (!path.isAbsolute(stateDir)) out.push('stateDir: must be an absolute path');
   if (/[,\0\n\r]/.test(stateDir)) out.push("stateDir: must not contain ',', NUL or newlines");
   // Longest name (31) + "/qmp.sock" must fit sun_path (107 bytes).
-  if (Buffer.byteLength(stateDir) + 1 + 31 + "/qmp.sock".length > 107) {
-    out.push("stateDir: must be short enough that <stateDir>/<31-char name>/qmp.sock fits 107 bytes (unix socket limit)");
+  if (Buffer.byteLength(stateDir) + 1 + 31 + '/qmp.sock'.length > 107) {
+    out.push('stateDir: must be short enough that <stateDir>/<31-char name>/qmp.sock fits 107 bytes (unix socket limit)');
   }
   return out;
 }

@@ -1,11 +1,11 @@
 // vcpupin/emulatorpin without libvirt: QMP query-cpus-fast gives each vCPU's host thread id,
 // taskset sets the affinity of that thread; every other QEMU thread is the "emulator".
 // (Node has no sched_setaffinity binding; taskset is util-linux and exec'd without a shell.)
-import * as fs from "node:fs";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import type { QmpClient } from "./qmp";
-import { cpusetString } from "./libvirt-xml";
+import * as fs from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { QmpClient } from './qmp';
+import { cpusetString } from './libvirt-xml';
 
 const execFileP = promisify(execFile);
 
@@ -23,8 +23,8 @@ export interface PinningResult {
 }
 
 export async function vcpuThreadIds(qmp: QmpClient): Promise<{ cpuIndex: number; threadId: number }[]> {
-  const cpus = await qmp.execute<{ "cpu-index": number; "thread-id": number }[]>("query-cpus-fast");
-  return cpus.map((c) => ({ cpuIndex: c["cpu-index"], threadId: c["thread-id"] }));
+  const cpus = await qmp.execute<{ 'cpu-index': number; 'thread-id': number }[]>('query-cpus-fast');
+  return cpus.map((c) => ({ cpuIndex: c['cpu-index'], threadId: c['thread-id'] }));
 }
 
 export function processThreadIds(pid: number): number[] {
@@ -36,18 +36,18 @@ export function processThreadIds(pid: number): number[] {
 
 export async function setThreadAffinity(tid: number, cpus: number[]): Promise<void> {
   try {
-    await execFileP("taskset", ["-p", "-c", cpusetString(cpus), String(tid)], { timeout: 5000 });
+    await execFileP('taskset', ['-p', '-c', cpusetString(cpus), String(tid)], { timeout: 5000 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`pinning: taskset of thread ${tid} to CPUs ${cpusetString(cpus)} failed: ${(err.stderr || err.message).trim()}`);
+    throw new Error(`pinning: taskset of thread ${tid} to CPUs ${cpusetString(cpus)} failed: ${(err.stderr || err.message).trim()}`, { cause: e });
   }
 }
 
 /** Returns the CPUs a thread may run on (from /proc/<pid>/task/<tid>/status). */
 export function threadAffinity(pid: number, tid: number): string {
-  const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+  const status = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
   const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(status);
-  return m ? m[1].trim() : "";
+  return m ? m[1].trim() : '';
 }
 
 export async function applyPinning(pid: number, qmp: QmpClient, spec: PinningSpec): Promise<PinningResult> {

@@ -1,8 +1,8 @@
 // A small QMP client: JSON lines over QEMU's unix control socket.
 // Protocol: QEMU sends a greeting, we send qmp_capabilities, then execute commands; replies
 // carry the "id" we sent, asynchronous events carry "event".
-import * as net from "node:net";
-import { EventEmitter } from "node:events";
+import * as net from 'node:net';
+import { EventEmitter } from 'node:events';
 
 export interface QmpEvent {
   event: string;
@@ -22,7 +22,7 @@ interface Pending {
 
 /** Emits "event" (QmpEvent) and "close" (). */
 export class QmpClient extends EventEmitter {
-  private buf = "";
+  private buf = '';
   private nextId = 1;
   private pending = new Map<string, Pending>();
   private closed = false;
@@ -46,18 +46,18 @@ export class QmpClient extends EventEmitter {
         reject(e);
       };
       const timer = setTimeout(() => fail(new Error(`QMP ${socketPath}: no greeting within ${timeoutMs} ms`)), timeoutMs);
-      sock.on("error", (e) => {
+      sock.on('error', (e) => {
         fail(new Error(`QMP ${socketPath}: ${e.message}`));
         c.shutdown(new Error(`QMP ${socketPath}: ${e.message}`));
       });
-      sock.on("close", () => {
+      sock.on('close', () => {
         fail(new Error(`QMP ${socketPath}: closed before the greeting`));
         c.shutdown(new Error(`QMP ${socketPath}: connection closed`));
       });
-      sock.setEncoding("utf8");
-      sock.on("data", (chunk: string) => c.onData(chunk));
-      c.once("greeting", () => {
-        c.execute("qmp_capabilities")
+      sock.setEncoding('utf8');
+      sock.on('data', (chunk: string) => c.onData(chunk));
+      c.once('greeting', () => {
+        c.execute('qmp_capabilities')
           .then(() => {
             if (settled) return;
             settled = true;
@@ -77,13 +77,13 @@ export class QmpClient extends EventEmitter {
     if (args) msg.arguments = args;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, command });
-      this.sock.write(JSON.stringify(msg) + "\n");
+      this.sock.write(JSON.stringify(msg) + '\n');
     });
   }
 
   close(): void {
     this.sock.destroy();
-    this.shutdown(new Error("QMP: closed by client"));
+    this.shutdown(new Error('QMP: closed by client'));
   }
 
   get isClosed(): boolean {
@@ -95,13 +95,13 @@ export class QmpClient extends EventEmitter {
     this.closed = true;
     for (const p of this.pending.values()) p.reject(new Error(`${err.message} (while running ${p.command})`));
     this.pending.clear();
-    this.emit("close");
+    this.emit('close');
   }
 
   private onData(chunk: string): void {
     this.buf += chunk;
     let nl: number;
-    while ((nl = this.buf.indexOf("\n")) >= 0) {
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
       const line = this.buf.slice(0, nl).trim();
       this.buf = this.buf.slice(nl + 1);
       if (!line) continue;
@@ -116,22 +116,22 @@ export class QmpClient extends EventEmitter {
   }
 
   private onMessage(msg: Record<string, unknown>): void {
-    if ("QMP" in msg) {
+    if ('QMP' in msg) {
       this.greeting = msg as unknown as QmpGreeting;
-      this.emit("greeting", this.greeting);
+      this.emit('greeting', this.greeting);
       return;
     }
-    if ("event" in msg) {
-      this.emit("event", msg as unknown as QmpEvent);
+    if ('event' in msg) {
+      this.emit('event', msg as unknown as QmpEvent);
       return;
     }
-    const id = typeof msg.id === "string" ? msg.id : undefined;
+    const id = typeof msg.id === 'string' ? msg.id : undefined;
     const p = id !== undefined ? this.pending.get(id) : undefined;
     if (!p || id === undefined) return;
     this.pending.delete(id);
-    if ("error" in msg) {
+    if ('error' in msg) {
       const err = msg.error as { class?: string; desc?: string };
-      p.reject(new Error(`QMP ${p.command}: ${err.class ?? "Error"}: ${err.desc ?? "unknown error"}`));
+      p.reject(new Error(`QMP ${p.command}: ${err.class ?? 'Error'}: ${err.desc ?? 'unknown error'}`));
     } else {
       p.resolve(msg.return);
     }

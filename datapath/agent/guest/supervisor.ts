@@ -3,17 +3,17 @@
 // adopt() after an agent restart (pidfile + /proc/PID/cmdline + QMP socket) instead of being
 // started twice. A guest that exits unasked is reported (crashed, exit reason, console tail)
 // and restarted per its restartPolicy. Stop = QMP quit, then SIGTERM, then SIGKILL.
-import * as fs from "node:fs";
-import { spawn, ChildProcess } from "node:child_process";
-import { EventEmitter } from "node:events";
-import { GuestSpec, GuestSpecInput, parseGuestSpec } from "../../api/guest";
-import { Accel, AccelChoice, AccelOptions, chooseAccel } from "./accel";
-import { buildQemuArgv, QemuCommand } from "./argv";
-import { GuestPaths, guestPaths, stateDirProblems } from "./paths";
-import { QmpClient } from "./qmp";
-import { applyPinning, PinningResult } from "./pinning";
-import { tailLines } from "./console";
-import { assertQemuSupports, detectQemuVersion, formatVersion, QemuVersion, requirementsOf } from "./version";
+import * as fs from 'node:fs';
+import { spawn, ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { GuestSpec, GuestSpecInput, parseGuestSpec } from '../../api/guest';
+import { Accel, AccelChoice, AccelOptions, chooseAccel } from './accel';
+import { buildQemuArgv, QemuCommand } from './argv';
+import { GuestPaths, guestPaths, stateDirProblems } from './paths';
+import { QmpClient } from './qmp';
+import { applyPinning, PinningResult } from './pinning';
+import { tailLines } from './console';
+import { assertQemuSupports, detectQemuVersion, formatVersion, QemuVersion, requirementsOf } from './version';
 
 /**
  * Closes every fd above stderr, then execs "$0" "$@" (same pid, so -pidfile and adopt() agree).
@@ -23,10 +23,9 @@ import { assertQemuSupports, detectQemuVersion, formatVersion, QemuVersion, requ
  * never accepts the restarted agent's reconnection. It would also pin the dead agent's hugepages.
  * bash, not sh: dash cannot redirect fds above 9.
  */
-export const CLOSE_INHERITED_FDS =
-  'for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@"';
+export const CLOSE_INHERITED_FDS = 'for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$0" "$@"';
 
-export type GuestState = "starting" | "running" | "stopping" | "stopped" | "crashed" | "restarting";
+export type GuestState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'restarting';
 
 export interface GuestStatus {
   name: string;
@@ -78,7 +77,7 @@ interface SavedGuest {
   accel: AccelChoice;
   qemuVersion: string;
   /** stop() sets "stopped" so adopt() does not restart a guest the user stopped. */
-  desired: "running" | "stopped";
+  desired: 'running' | 'stopped';
   restarts: number;
 }
 
@@ -112,12 +111,12 @@ interface GuestRecord {
 export class GuestSupervisor extends EventEmitter {
   private readonly guests = new Map<string, GuestRecord>();
   private version?: Promise<QemuVersion>;
-  private readonly o: Required<Omit<SupervisorOptions, "accel" | "detectVersion" | "qemuBinary">> & SupervisorOptions;
+  private readonly o: Required<Omit<SupervisorOptions, 'accel' | 'detectVersion' | 'qemuBinary'>> & SupervisorOptions;
 
   constructor(opts: SupervisorOptions) {
     super();
     const problems = stateDirProblems(opts.stateDir);
-    if (problems.length) throw new Error(`GuestSupervisor: ${problems.join("; ")}`);
+    if (problems.length) throw new Error(`GuestSupervisor: ${problems.join('; ')}`);
     this.o = {
       qmpTimeoutMs: 120_000,
       quitTimeoutMs: 10_000,
@@ -159,7 +158,7 @@ export class GuestSupervisor extends EventEmitter {
     const { spec, command, qemuVersion } = await this.plan(input);
     const existing = this.guests.get(spec.name);
     if (existing && isLive(existing.state)) {
-      throw new Error(`name: guest '${spec.name}' is already ${existing.state}${existing.pid ? ` (pid ${existing.pid})` : ""}`);
+      throw new Error(`name: guest '${spec.name}' is already ${existing.state}${existing.pid ? ` (pid ${existing.pid})` : ''}`);
     }
     if (existing) this.forget(existing);
     const paths = guestPaths(this.o.stateDir, spec.name);
@@ -168,8 +167,8 @@ export class GuestSupervisor extends EventEmitter {
       throw new Error(`name: a QEMU for guest '${spec.name}' already runs (pid ${livePid}); call adopt() instead of starting it twice`);
     }
     const accel = chooseAccel(spec.accel, this.o.accel);
-    const saved: SavedGuest = { spec, command, accel, qemuVersion: formatVersion(qemuVersion), desired: "running", restarts: 0 };
-    const g: GuestRecord = { saved, paths, state: "starting", adopted: false, generation: 0, exitWaiters: [], stopRequested: false };
+    const saved: SavedGuest = { spec, command, accel, qemuVersion: formatVersion(qemuVersion), desired: 'running', restarts: 0 };
+    const g: GuestRecord = { saved, paths, state: 'starting', adopted: false, generation: 0, exitWaiters: [], stopRequested: false };
     this.guests.set(spec.name, g);
     await this.launch(g);
     return this.status(spec.name)!;
@@ -180,13 +179,13 @@ export class GuestSupervisor extends EventEmitter {
     return new Promise((resolve, reject) => {
       const check = (s?: GuestStatus): boolean => {
         s ??= this.status(name);
-        if (!s) return reject(new Error(`name: no guest '${name}'`)), true;
+        if (!s) return (reject(new Error(`name: no guest '${name}'`)), true);
         if (s.name !== name) return false;
-        if (s.state === "running") return resolve(s), true;
-        if (s.state === "crashed" || s.state === "stopped") {
-          return reject(new Error(`guest '${name}' ${s.state}: ${s.exitReason ?? ""}`)), true;
+        if (s.state === 'running') return (resolve(s), true);
+        if (s.state === 'crashed' || s.state === 'stopped') {
+          return (reject(new Error(`guest '${name}' ${s.state}: ${s.exitReason ?? ''}`)), true);
         }
-        if (s.error) return reject(new Error(`guest '${name}': ${s.error}`)), true;
+        if (s.error) return (reject(new Error(`guest '${name}': ${s.error}`)), true);
         return false;
       };
       if (check()) return;
@@ -199,9 +198,9 @@ export class GuestSupervisor extends EventEmitter {
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
-        this.off("status", onStatus);
+        this.off('status', onStatus);
       };
-      this.on("status", onStatus);
+      this.on('status', onStatus);
     });
   }
 
@@ -209,34 +208,34 @@ export class GuestSupervisor extends EventEmitter {
   async stop(name: string): Promise<GuestStatus> {
     const g = this.guests.get(name);
     if (!g) throw new Error(`name: no guest '${name}'`);
-    g.saved.desired = "stopped";
+    g.saved.desired = 'stopped';
     this.save(g);
     if (g.restartTimer) clearTimeout(g.restartTimer);
     g.restartTimer = undefined;
     if (!g.pid || !isLive(g.state)) {
-      if (g.state === "restarting") this.setState(g, "stopped");
+      if (g.state === 'restarting') this.setState(g, 'stopped');
       return this.status(name)!;
     }
     g.stopRequested = true;
-    this.setState(g, "stopping");
+    this.setState(g, 'stopping');
     const pid = g.pid;
-    let how = "QMP quit";
+    let how = 'QMP quit';
     try {
-      if (g.qmp && !g.qmp.isClosed) await Promise.race([g.qmp.execute("quit"), sleep(2000)]);
-      else how = "";
+      if (g.qmp && !g.qmp.isClosed) await Promise.race([g.qmp.execute('quit'), sleep(2000)]);
+      else how = '';
     } catch {
       // The socket closes as QEMU quits; a lost reply is expected.
     }
     if (!(how && (await this.waitExit(g, this.o.quitTimeoutMs)))) {
-      how = "SIGTERM";
-      signal(pid, "SIGTERM");
+      how = 'SIGTERM';
+      signal(pid, 'SIGTERM');
       if (!(await this.waitExit(g, this.o.termTimeoutMs))) {
-        how = "SIGKILL";
-        signal(pid, "SIGKILL");
+        how = 'SIGKILL';
+        signal(pid, 'SIGKILL');
         await this.waitExit(g, 5000);
       }
     }
-    if (g.state === "stopping") this.onExit(g, g.generation, null, null, `stopped by ${how}`);
+    if (g.state === 'stopping') this.onExit(g, g.generation, null, null, `stopped by ${how}`);
     return this.status(name)!;
   }
 
@@ -263,25 +262,25 @@ export class GuestSupervisor extends EventEmitter {
       const paths = guestPaths(this.o.stateDir, name);
       let saved: SavedGuest;
       try {
-        saved = JSON.parse(fs.readFileSync(paths.stateFile, "utf8")) as SavedGuest;
+        saved = JSON.parse(fs.readFileSync(paths.stateFile, 'utf8')) as SavedGuest;
       } catch {
         continue; // Not a guest directory (or a half-written one from a crashed start).
       }
-      const g: GuestRecord = { saved, paths, state: "starting", adopted: true, generation: 0, exitWaiters: [], stopRequested: false };
+      const g: GuestRecord = { saved, paths, state: 'starting', adopted: true, generation: 0, exitWaiters: [], stopRequested: false };
       this.guests.set(name, g);
       const pid = readLivePid(paths);
       if (pid) {
         g.pid = pid;
         this.watchAdopted(g);
         this.connectQmp(g, g.generation, 10_000);
-      } else if (saved.desired === "running") {
+      } else if (saved.desired === 'running') {
         g.lastConsoleLines = tailLines(paths.consoleLog, this.o.consoleTailLines);
-        g.exitReason = "exited while the agent was not running (exit status unknown)";
-        this.setState(g, "crashed");
-        this.emit("crashed", this.status(name));
+        g.exitReason = 'exited while the agent was not running (exit status unknown)';
+        this.setState(g, 'crashed');
+        this.emit('crashed', this.status(name));
         this.maybeRestart(g, true);
       } else {
-        g.state = "stopped";
+        g.state = 'stopped';
       }
       found.push(this.status(name)!);
     }
@@ -332,8 +331,8 @@ export class GuestSupervisor extends EventEmitter {
     fs.mkdirSync(paths.dir, { recursive: true });
     for (const f of [paths.pidFile, paths.qmpSocket]) fs.rmSync(f, { force: true });
     // Keep the previous console (a crash's evidence) one generation back.
-    if (fs.existsSync(paths.consoleLog)) fs.renameSync(paths.consoleLog, paths.consoleLog + ".prev");
-    g.saved.desired = "running";
+    if (fs.existsSync(paths.consoleLog)) fs.renameSync(paths.consoleLog, paths.consoleLog + '.prev');
+    g.saved.desired = 'running';
     this.save(g);
     g.generation++;
     const gen = g.generation;
@@ -344,15 +343,15 @@ export class GuestSupervisor extends EventEmitter {
     g.error = undefined;
     g.pinning = undefined;
     g.adopted = false;
-    const errFd = fs.openSync(paths.stderrLog, "a");
+    const errFd = fs.openSync(paths.stderrLog, 'a');
     let child: ChildProcess;
     try {
-      fs.writeSync(errFd, `--- ${new Date().toISOString()} starting: ${g.saved.command.binary} ${g.saved.command.argv.join(" ")}\n`);
+      fs.writeSync(errFd, `--- ${new Date().toISOString()} starting: ${g.saved.command.binary} ${g.saved.command.argv.join(' ')}\n`);
       // detached: setsid, so the guest survives the agent and its process group's signals.
       // Through CLOSE_INHERITED_FDS: QEMU must not keep the agent's fds (see there).
-      child = spawn("/bin/bash", ["-c", CLOSE_INHERITED_FDS, g.saved.command.binary, ...g.saved.command.argv], {
+      child = spawn('/bin/bash', ['-c', CLOSE_INHERITED_FDS, g.saved.command.binary, ...g.saved.command.argv], {
         detached: true,
-        stdio: ["ignore", errFd, errFd],
+        stdio: ['ignore', errFd, errFd],
       });
     } finally {
       fs.closeSync(errFd);
@@ -360,10 +359,10 @@ export class GuestSupervisor extends EventEmitter {
     child.unref();
     g.child = child;
     g.pid = child.pid;
-    this.setState(g, "starting");
-    const spawnError = new Promise<Error>((resolve) => child.once("error", resolve));
-    child.once("exit", (code, sig) => this.onExit(g, gen, code, sig));
-    child.once("error", (e) => this.onExit(g, gen, null, null, `spawn failed: ${e.message}`));
+    this.setState(g, 'starting');
+    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+    child.once('exit', (code, sig) => this.onExit(g, gen, code, sig));
+    child.once('error', (e) => this.onExit(g, gen, null, null, `spawn failed: ${e.message}`));
     // QEMU writes its pidfile early in startup, before it blocks waiting for vhost-user peers.
     const ok = await Promise.race([this.waitForFile(paths.pidFile, 10_000, g, gen), spawnError.then(() => false)]);
     if (!ok && g.generation === gen && isLive(g.state)) {
@@ -376,7 +375,7 @@ export class GuestSupervisor extends EventEmitter {
   private connectQmp(g: GuestRecord, gen: number, timeoutMs: number): void {
     const deadline = Date.now() + timeoutMs;
     const attempt = async (): Promise<void> => {
-      while (g.generation === gen && isLive(g.state) && g.state !== "stopping") {
+      while (g.generation === gen && isLive(g.state) && g.state !== 'stopping') {
         try {
           const qmp = await QmpClient.connect(g.paths.qmpSocket, 5000);
           if (g.generation !== gen || !isLive(g.state)) {
@@ -384,10 +383,10 @@ export class GuestSupervisor extends EventEmitter {
             return;
           }
           g.qmp = qmp;
-          qmp.on("event", (ev) => {
-            if (ev.event === "SHUTDOWN") g.lastShutdown = String(ev.data?.reason ?? "unknown");
+          qmp.on('event', (ev) => {
+            if (ev.event === 'SHUTDOWN') g.lastShutdown = String(ev.data?.reason ?? 'unknown');
           });
-          qmp.on("close", () => {
+          qmp.on('close', () => {
             // For adopted guests the closing QMP socket is the fastest exit signal.
             if (g.generation === gen && g.adopted) setTimeout(() => this.checkAdopted(g, gen), 200);
           });
@@ -398,13 +397,13 @@ export class GuestSupervisor extends EventEmitter {
               g.error = (e as Error).message;
             }
           }
-          if (g.generation === gen && g.state === "starting") this.setState(g, "running");
+          if (g.generation === gen && g.state === 'starting') this.setState(g, 'running');
           return;
         } catch (e) {
           if (Date.now() > deadline) {
             if (g.generation === gen && isLive(g.state)) {
               g.error = `QMP did not answer within ${timeoutMs} ms: ${(e as Error).message}`;
-              this.emit("status", this.status(g.saved.spec.name));
+              this.emit('status', this.status(g.saved.spec.name));
             }
             return;
           }
@@ -439,35 +438,35 @@ export class GuestSupervisor extends EventEmitter {
     if (why) parts.push(why);
     if (code !== null) parts.push(`exit code ${code}`);
     if (sig) parts.push(`signal ${sig}`);
-    if (code === null && !sig && !why) parts.push("exited (not a child of this agent: exit status unknown)");
+    if (code === null && !sig && !why) parts.push('exited (not a child of this agent: exit status unknown)');
     if (g.lastShutdown) parts.push(`QMP SHUTDOWN reason ${g.lastShutdown}`);
     if (code !== null && code !== 0) {
-      const err = tailLines(g.paths.stderrLog, 3).filter((l) => !l.startsWith("--- "));
-      if (err.length) parts.push(`stderr: ${err.join(" | ")}`);
+      const err = tailLines(g.paths.stderrLog, 3).filter((l) => !l.startsWith('--- '));
+      if (err.length) parts.push(`stderr: ${err.join(' | ')}`);
     }
-    g.exitReason = parts.join("; ");
+    g.exitReason = parts.join('; ');
     const requested = g.stopRequested;
-    const clean = code === 0 && g.lastShutdown === "guest-shutdown";
-    this.setState(g, requested || clean ? "stopped" : "crashed");
+    const clean = code === 0 && g.lastShutdown === 'guest-shutdown';
+    this.setState(g, requested || clean ? 'stopped' : 'crashed');
     for (const w of g.exitWaiters.splice(0)) w();
     if (!requested) {
-      if (g.state === "crashed") this.emit("crashed", this.status(g.saved.spec.name));
-      this.maybeRestart(g, g.state === "crashed");
+      if (g.state === 'crashed') this.emit('crashed', this.status(g.saved.spec.name));
+      this.maybeRestart(g, g.state === 'crashed');
     }
   }
 
   private maybeRestart(g: GuestRecord, failed: boolean): void {
     const policy = g.saved.spec.restartPolicy;
-    if (g.saved.desired !== "running") return;
-    if (!(policy === "always" || (policy === "on-failure" && failed))) return;
+    if (g.saved.desired !== 'running') return;
+    if (!(policy === 'always' || (policy === 'on-failure' && failed))) return;
     const { initial, max } = this.o.restartBackoffMs;
     const delay = Math.min(max, initial * 2 ** Math.min(g.saved.restarts, 16));
     const reason = g.exitReason;
     const lines = g.lastConsoleLines;
-    this.setState(g, "restarting");
+    this.setState(g, 'restarting');
     g.restartTimer = setTimeout(() => {
       g.restartTimer = undefined;
-      if (g.saved.desired !== "running" || g.state !== "restarting") return;
+      if (g.saved.desired !== 'running' || g.state !== 'restarting') return;
       g.saved.restarts++;
       this.launch(g)
         .then(() => {
@@ -477,7 +476,7 @@ export class GuestSupervisor extends EventEmitter {
         })
         .catch((e: Error) => {
           g.exitReason = `restart failed: ${e.message}`;
-          this.setState(g, "crashed");
+          this.setState(g, 'crashed');
         });
     }, delay);
     g.restartTimer.unref();
@@ -513,11 +512,11 @@ export class GuestSupervisor extends EventEmitter {
 
   private setState(g: GuestRecord, s: GuestState): void {
     g.state = s;
-    this.emit("status", this.status(g.saved.spec.name));
+    this.emit('status', this.status(g.saved.spec.name));
   }
 
   private save(g: GuestRecord): void {
-    const tmp = g.paths.stateFile + ".tmp";
+    const tmp = g.paths.stateFile + '.tmp';
     fs.writeFileSync(tmp, JSON.stringify(g.saved, null, 2));
     fs.renameSync(tmp, g.paths.stateFile);
   }
@@ -533,7 +532,7 @@ export class GuestSupervisor extends EventEmitter {
 }
 
 function isLive(s: GuestState): boolean {
-  return s === "starting" || s === "running" || s === "stopping";
+  return s === 'starting' || s === 'running' || s === 'stopping';
 }
 
 function sleep(ms: number): Promise<void> {
@@ -552,7 +551,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 export function readLivePid(paths: GuestPaths): number | undefined {
   let pid: number;
   try {
-    pid = parseInt(fs.readFileSync(paths.pidFile, "utf8").trim(), 10);
+    pid = parseInt(fs.readFileSync(paths.pidFile, 'utf8').trim(), 10);
   } catch {
     return undefined;
   }
@@ -566,11 +565,11 @@ export function readLivePid(paths: GuestPaths): number | undefined {
  */
 export function pidMatches(pid: number, paths: GuestPaths): boolean {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/^\d+ \(.*\) Z /.test(stat)) return false;
-    const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    const i = args.indexOf("-pidfile");
-    return i >= 0 && args[i + 1] === paths.pidFile && args.some((a) => a.includes(`path=${paths.qmpSocket.replace(/,/g, ",,")},`));
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = args.indexOf('-pidfile');
+    return i >= 0 && args[i + 1] === paths.pidFile && args.some((a) => a.includes(`path=${paths.qmpSocket.replace(/,/g, ',,')},`));
   } catch {
     return false;
   }
@@ -579,10 +578,10 @@ export function pidMatches(pid: number, paths: GuestPaths): boolean {
 /** Seconds since a process started: /proc/uptime minus its start time (field 22, in clock ticks). */
 export function processUptimeSec(pid: number): number | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const startTicks = Number(fields[19]); // field 22 overall; fields[0] is field 3
-    const uptime = Number(fs.readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    const uptime = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     const CLK_TCK = 100; // Linux's USER_HZ on x86_64.
     return Math.max(0, Math.round((uptime - startTicks / CLK_TCK) * 10) / 10);
   } catch {

@@ -1,6 +1,6 @@
 // QEMU version detection and the version gates of the OVS-DPDK "vHost User Ports" guide.
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
@@ -16,20 +16,20 @@ export interface QemuVersion {
 export function parseQemuVersion(output: string): QemuVersion {
   const m = /QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?/.exec(output);
   if (!m) throw new Error(`qemu --version: no "QEMU emulator version X.Y.Z" in output: ${JSON.stringify(output.slice(0, 200))}`);
-  return { major: +m[1], minor: +m[2], micro: m[3] === undefined ? 0 : +m[3], text: output.split("\n")[0].trim() };
+  return { major: +m[1], minor: +m[2], micro: m[3] === undefined ? 0 : +m[3], text: output.split('\n')[0].trim() };
 }
 
 /** Runs `<binary> --version` (no shell) and parses it. */
-export async function detectQemuVersion(binary = "qemu-system-x86_64"): Promise<QemuVersion> {
-  const { stdout } = await execFileP(binary, ["--version"], { timeout: 10_000 });
+export async function detectQemuVersion(binary = 'qemu-system-x86_64'): Promise<QemuVersion> {
+  const { stdout } = await execFileP(binary, ['--version'], { timeout: 10_000 });
   return parseQemuVersion(stdout);
 }
 
-export function compareVersion(v: Pick<QemuVersion, "major" | "minor" | "micro">, major: number, minor: number, micro = 0): number {
+export function compareVersion(v: Pick<QemuVersion, 'major' | 'minor' | 'micro'>, major: number, minor: number, micro = 0): number {
   return v.major - major || v.minor - minor || v.micro - micro;
 }
 
-export function formatVersion(v: Pick<QemuVersion, "major" | "minor" | "micro">): string {
+export function formatVersion(v: Pick<QemuVersion, 'major' | 'minor' | 'micro'>): string {
   return `${v.major}.${v.minor}.${v.micro}`;
 }
 
@@ -41,10 +41,10 @@ export interface QemuRequirements {
   iommu: boolean;
 }
 
-export function requirementsOf(spec: { nics: { portMode: "client" | "server"; iommu: boolean }[] }): QemuRequirements {
+export function requirementsOf(spec: { nics: { portMode: 'client' | 'server'; iommu: boolean }[] }): QemuRequirements {
   return {
     vhostUser: spec.nics.length > 0,
-    clientPorts: spec.nics.some((n) => n.portMode === "client"),
+    clientPorts: spec.nics.some((n) => n.portMode === 'client'),
     iommu: spec.nics.some((n) => n.iommu),
   };
 }
@@ -76,5 +76,5 @@ export function versionProblems(v: QemuVersion, req: QemuRequirements): string[]
 /** Throws with every reason when the version cannot run the guest. */
 export function assertQemuSupports(v: QemuVersion, req: QemuRequirements): void {
   const p = versionProblems(v, req);
-  if (p.length) throw new Error(`QEMU ${formatVersion(v)} cannot run this guest: ${p.join("; ")}`);
+  if (p.length) throw new Error(`QEMU ${formatVersion(v)} cannot run this guest: ${p.join('; ')}`);
 }

@@ -31,17 +31,27 @@ export class DpdkPort extends Port<Stored<DpdkPortSpec>> {
     const dev = this.dev;
     const other = this.ctx.store
       .list<Stored<DpdkPortSpec>>('port')
-      .find((p) => p.name !== this.name && p.spec.type === 'dpdk' && (parseDevargs(p.spec.devargs)?.device === dev.device || (dev.iface && parseDevargs(p.spec.devargs)?.iface === dev.iface)));
+      .find(
+        (p) =>
+          p.name !== this.name &&
+          p.spec.type === 'dpdk' &&
+          (parseDevargs(p.spec.devargs)?.device === dev.device || (dev.iface && parseDevargs(p.spec.devargs)?.iface === dev.iface)),
+      );
     if (other)
       throw new ApiError('conflict', `port ${other.name} already uses ${dev.iface ?? dev.device} (devargs ${other.spec.devargs})`, [
         { field: 'devargs', rule: 'must name a device (and interface) no other dpdk port uses' },
       ]);
-    const tunnel = dev.iface && this.ctx.store.list<{ type: string; underlay?: { iface: string } }>('port').find((p) => p.spec.type === 'vxlan' && p.spec.underlay?.iface === dev.iface);
+    const tunnel =
+      dev.iface &&
+      this.ctx.store.list<{ type: string; underlay?: { iface: string } }>('port').find((p) => p.spec.type === 'vxlan' && p.spec.underlay?.iface === dev.iface);
     if (tunnel)
-      throw new ApiError('conflict', `${dev.iface} is the underlay of vxlan port ${tunnel.name}`, [{ field: 'devargs', rule: 'must not name the underlay interface of a vxlan port' }]);
+      throw new ApiError('conflict', `${dev.iface} is the underlay of vxlan port ${tunnel.name}`, [
+        { field: 'devargs', rule: 'must not name the underlay interface of a vxlan port' },
+      ]);
     if (dev.driver === 'pci') {
       const driver = pciDriver(dev.device);
-      if (driver === undefined) throw new ApiError('invalid', `no PCI device ${dev.device} on this host`, [{ field: 'devargs', rule: 'must name a PCI device of this host' }]);
+      if (driver === undefined)
+        throw new ApiError('invalid', `no PCI device ${dev.device} on this host`, [{ field: 'devargs', rule: 'must name a PCI device of this host' }]);
       if (driver !== 'vfio-pci')
         throw new ApiError('invalid', `PCI device ${dev.device} is ${driver ? `bound to ${driver}` : 'bound to no driver'}, not vfio-pci`, [
           { field: 'devargs', rule: `must be a PCI device bound to vfio-pci: modprobe vfio-pci; dpdk-devbind.py --bind=vfio-pci ${dev.device}` },

@@ -64,7 +64,12 @@ if [[ ! -f node_modules/.vhostnet-lock && ! -d node_modules ]] || [[ "$(cat node
   echo "$lock_hash" >node_modules/.vhostnet-lock
 fi
 
+# From clean: tsc never removes the output of a source that was deleted or moved, and a stale
+# dist/datapath/agent/control.js would shadow control/ for Node's resolution.
+rm -rf dist
 tsc -p tsconfig.json
+# The tree's habits (Prettier, typescript-eslint): a change that breaks them fails here, not in review.
+bash scripts/lint.sh
 bash scripts/build-native.sh
 [[ ${VHOSTNET_SKIP_PULUMI:-} == 1 ]] || bash scripts/install-pulumi.sh
 [[ ${VHOSTNET_SKIP_GUEST:-} == 1 || ! -f scripts/build-guest-image.sh ]] || bash scripts/build-guest-image.sh >/dev/null

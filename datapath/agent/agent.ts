@@ -143,6 +143,7 @@ async function serve(
       ports: () => control.ports.list(true),
       pmds: () => dp.pmdStats(),
       bridges: () => control.bridges.list().map((b) => b.name),
+      fdbStats: (b: string) => dp.fdbStats(b),
       guests: () => guests.list(),
       api: apiMetrics,
       build: { version: AGENT_VERSION, dpdkVersion: dpdkVersion() },

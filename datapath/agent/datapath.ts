@@ -1,7 +1,7 @@
 // The agent's view of the native datapath: names to the addon's ids, and what is applied.
 // Everything here is control path; the addon's calls return promptly.
 import type { PortMode } from '../api';
-import type { FdbEntry, NativeDatapath, PmdStats, PortInfo } from '../native/addon';
+import type { FdbEntry, FdbStats, NativeDatapath, PmdStats, PortInfo } from '../native/addon';
 
 /** A vhost-user port as the datapath has it: the socket and the datapath's role on it. */
 export interface AppliedVhostUser {
@@ -120,6 +120,12 @@ export class Datapath {
     if (!b) return [];
     const byId = new Map([...this.ports].map(([n, p]) => [p.id, n]));
     return this.native.fdb(b.id).map((e: FdbEntry) => ({ mac: e.mac, port: byId.get(e.port) ?? `#${e.port}`, ageSeconds: e.ageSeconds }));
+  }
+
+  /** The bridge's MAC table counters, read without the lock learning PMDs take; undefined without the addon's support. */
+  fdbStats(bridge: string): FdbStats | undefined {
+    const b = this.bridges.get(bridge);
+    return b && this.native.fdbStats?.(b.id);
   }
 
   pmdStats(): (PmdStats & { rxQueueNames: string[] })[] {

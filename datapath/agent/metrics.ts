@@ -139,6 +139,8 @@ export interface PmdView {
 
 export interface FdbStatsView {
   entries: number;
+  capacity?: number;
+  limited?: number;
   learned?: number;
   expired?: number;
   evicted?: number;
@@ -291,8 +293,23 @@ export async function collect(src: MetricsSources): Promise<string> {
     const fdb = src.fdbStats?.(b);
     if (!fdb) continue;
     set.add('vhostnet_bridge_fdb_entries', 'gauge', '', { bridge: b }, fdb.entries);
-    for (const k of ['learned', 'expired', 'evicted', 'moved'] as const)
-      if (fdb[k] !== undefined) set.add(`vhostnet_bridge_fdb_${k}_total`, 'counter', `FDB entries ${k}.`, { bridge: b }, fdb[k]!);
+    if (fdb.capacity !== undefined)
+      set.add(
+        'vhostnet_bridge_fdb_capacity',
+        'gauge',
+        'Most entries the forwarding table holds; a new MAC then evicts the oldest.',
+        { bridge: b },
+        fdb.capacity,
+      );
+    const help = {
+      learned: 'MAC addresses learned.',
+      expired: 'Entries removed after the aging time without a sighting.',
+      evicted: 'Entries removed, oldest first, to make room in a full table.',
+      moved: 'Known MACs seen on another port.',
+      limited: 'Source MACs not learned because their port held its per-port limit.',
+    };
+    for (const k of ['learned', 'expired', 'evicted', 'moved', 'limited'] as const)
+      if (fdb[k] !== undefined) set.add(`vhostnet_bridge_fdb_${k}_total`, 'counter', help[k], { bridge: b }, fdb[k]!);
   }
 
   const guests = await src.guests();

@@ -104,6 +104,11 @@ export function routes({ control, dp, guests, hugepages, info, events }: Service
     r('PUT', '/bridges/:name', ({ params, body, query }) => control.bridges.put(params[0], body, changeOptions(query))),
     r('DELETE', '/bridges/:name', ({ params, query }) => control.bridges.delete(params[0], changeOptions(query))),
     r('GET', '/bridges/:name/fdb', ({ params }) => dp.fdb(bridgeOf(params[0]))),
+    r('GET', '/bridges/:name/fdb/stats', ({ params }) => {
+      const s = dp.fdbStats(bridgeOf(params[0]));
+      if (!s) throw new ApiError('not_found', 'this datapath keeps no FDB statistics');
+      return s;
+    }),
     r('GET', '/ports', ({ query }) => control.ports.list(query.get('status') !== 'false')),
     r('GET', '/ports/:name', ({ params }) => control.ports.get(params[0])),
     r('PUT', '/ports/:name', ({ params, body, query }) => control.ports.put(params[0], body, changeOptions(query))),

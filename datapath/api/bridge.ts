@@ -14,6 +14,20 @@ export const BridgeSpec = z.strictObject({
 export type BridgeSpec = z.output<typeof BridgeSpec>;
 export type BridgeInput = z.input<typeof BridgeSpec>;
 
+/** A bridge's MAC table counters, as ovs-appctl fdb/stats-show gives them. */
+export interface FdbStatsRow {
+  /** Entries now, and the most the table holds (a new MAC then evicts the oldest). */
+  entries: number;
+  capacity: number;
+  learned: number;
+  expired: number;
+  evicted: number;
+  /** Known MACs seen on another port. */
+  moved: number;
+  /** Source MACs not learned: their port already held its per-port limit. */
+  limited: number;
+}
+
 export interface FdbRow {
   mac: string;
   port: string;

@@ -2,7 +2,7 @@
 // operations per object kind (client.ports.put(...)) over request(). No native code.
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { BridgeInput, BridgeState, FdbRow } from './bridge';
+import type { BridgeInput, BridgeState, FdbRow, FdbStatsRow } from './bridge';
 import type { PmdState } from './counters';
 import type { ApiErrorBody, FieldIssue } from './errors';
 import type { EventPage } from './events';
@@ -133,6 +133,9 @@ export class AgentClient {
   }
   fdb(bridge: string): Promise<FdbRow[]> {
     return this.get<FdbRow[]>(`/bridges/${encodeURIComponent(bridge)}/fdb`);
+  }
+  fdbStats(bridge: string): Promise<FdbStatsRow> {
+    return this.get<FdbStatsRow>(`/bridges/${encodeURIComponent(bridge)}/fdb/stats`);
   }
 
   request<T>(method: string, path: string, body?: unknown, timeoutMs = 30000): Promise<T> {

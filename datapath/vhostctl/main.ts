@@ -20,6 +20,7 @@ const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   show                              bridges, ports, link state and counters
   port stats [PORT]                 per-port and per-queue counters
   fdb show BRIDGE                   learned MAC addresses
+  fdb stats BRIDGE                  MAC table counters: entries, learned, expired, evicted, moved, limited
   pmd stats                         PMD threads: busy/idle cycles, packets, queues
   events [--since ID] [--follow]    link changes, tunnels, guests, settings, each with its reason
   add-br BRIDGE [--mac-aging S]
@@ -181,6 +182,20 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case 'fdb': {
+      if (rest[0] === 'stats') {
+        need(2, 'BRIDGE');
+        const s = await client.fdbStats(rest[1]);
+        out(s, () => [
+          `Statistics for bridge "${rest[1]}":`,
+          `  Current/maximum MAC entries in the table: ${n(s.entries)}/${n(s.capacity)}`,
+          `  Total number of learned MAC entries     : ${n(s.learned)}`,
+          `  Total number of expired MAC entries     : ${n(s.expired)}`,
+          `  Total number of evicted MAC entries     : ${n(s.evicted)}`,
+          `  Total number of port moved MAC entries  : ${n(s.moved)}`,
+          `  Source MACs not learned (port limit)    : ${n(s.limited)}`,
+        ]);
+        return 0;
+      }
       if (rest[0] !== 'show') throw new ApiError('invalid', `unknown command: fdb ${rest[0] ?? ''}`);
       need(2, 'BRIDGE');
       const rows = await client.fdb(rest[1]);

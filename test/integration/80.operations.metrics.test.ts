@@ -177,6 +177,20 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
     );
   });
 
+  it("the bridge's MAC table counters are the API's, entries the MACs it shows", async () => {
+    const text = await scrape();
+    const stats = await agent.client.get<{ entries: number; capacity: number; learned: number; evicted: number }>('/bridges/br0/fdb/stats');
+    const rows = await agent.client.get<unknown[]>('/bridges/br0/fdb');
+    assert.equal(stats.entries, rows.length);
+    assert.ok(stats.learned >= rows.length && rows.length >= 1, JSON.stringify(stats));
+    assert.equal(sampleOf(text, 'vhostnet_bridge_fdb_entries', { bridge: 'br0' }), stats.entries);
+    assert.equal(sampleOf(text, 'vhostnet_bridge_fdb_capacity', { bridge: 'br0' }), stats.capacity);
+    assert.equal(sampleOf(text, 'vhostnet_bridge_fdb_learned_total', { bridge: 'br0' }), stats.learned);
+    const ctl = await agent.vhostctl('fdb', 'stats', 'br0');
+    assert.equal(ctl.code, 0, ctl.stderr);
+    assert.match(ctl.stdout, new RegExp(`Current/maximum MAC entries in the table: ${stats.entries}/${stats.capacity.toLocaleString('en-US')}`));
+  });
+
   it('PMD cycles, rx queues and context switches are per CPU', async () => {
     const text = await scrape();
     const pmds = await agent.client.get<{ cpu: number; busyCycles: number }[]>('/pmd');

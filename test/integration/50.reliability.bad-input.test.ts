@@ -98,7 +98,7 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     { what: 'macAgingSeconds 2.5', method: 'PUT', path: '/v1/bridges/b1', body: { macAgingSeconds: 2.5 }, field: 'macAgingSeconds' },
     { what: 'owner over 512 characters', method: 'PUT', path: '/v1/bridges/b1', body: { owner: long(513) }, field: 'owner' },
     { what: 'owner a number', method: 'PUT', path: '/v1/bridges/b1', body: { owner: 5 }, field: 'owner' },
-    { what: 'type unknown', method: 'PUT', path: '/v1/ports/x1', body: client({ type: 'dpdk' }), field: 'type' },
+    { what: 'type unknown', method: 'PUT', path: '/v1/ports/x1', body: client({ type: 'dpdkr' }), field: 'type' },
     { what: 'type missing', method: 'PUT', path: '/v1/ports/x1', body: { bridge: 'br0', vhostServerPath: sock('new.sock') }, field: 'type' },
     { what: 'nRxq on a vhost-user port', method: 'PUT', path: '/v1/ports/x1', body: client({ nRxq: 2 }), field: 'nRxq' },
     { what: 'expectedVersion 0 in the body', method: 'PUT', path: '/v1/bridges/br0', body: { expectedVersion: 0 }, field: 'expectedVersion' },

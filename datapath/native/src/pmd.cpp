@@ -53,7 +53,7 @@ __attribute__((noinline)) void sendEthdev(const TxTarget& t, rte_mbuf* const* pk
   addCounter(t.ctr->txBytes, sumBytes(out, sent));
   if (unlikely(sent < n)) {
     rte_pktmbuf_free_bulk(out + sent, n - sent);
-    addCounter(t.ctr->txDrops, n - sent);
+    countDrop(t.ctr, kDropUnderlay, n - sent);  // the device's tx ring was full
   }
 }
 

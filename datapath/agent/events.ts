@@ -118,29 +118,17 @@ export class EventWatcher {
       const now = { link: p.status?.link ?? 'down', reason: p.status?.reason };
       const was = this.links.get(p.name);
       this.links.set(p.name, now);
-      const tunnel = p.type === 'vxlan';
-      if (!was) {
-        if (emit)
-          this.log.emit({
-            type: tunnel ? 'tunnel' : 'link',
-            port: p.name,
-            bridge: p.bridge,
-            portType: p.type,
-            link: now.link,
-            reason: now.reason ?? 'port created',
-          });
-      } else if (was.link !== now.link || (now.link === 'down' && was.reason !== now.reason)) {
-        if (emit)
-          this.log.emit({
-            type: tunnel ? 'tunnel' : 'link',
-            port: p.name,
-            bridge: p.bridge,
-            portType: p.type,
-            link: now.link,
-            from: was.link,
-            reason: now.reason ?? (now.link === 'up' ? 'forwarding' : 'down'),
-          });
-      }
+      const changed = !was || was.link !== now.link || (now.link === 'down' && was.reason !== now.reason);
+      if (emit && changed)
+        this.log.emit({
+          type: p.type === 'vxlan' ? 'tunnel' : 'link',
+          port: p.name,
+          bridge: p.bridge,
+          portType: p.type,
+          link: now.link,
+          ...(was ? { from: was.link } : {}),
+          reason: now.reason ?? (!was ? 'port created' : now.link === 'up' ? 'forwarding' : 'down'),
+        });
     }
     for (const [name, was] of this.links)
       if (!seen.has(name)) {

@@ -18,6 +18,20 @@ void Publisher::tx(int pmd, const Port& p, const TxTarget& t) {
 
 std::vector<uint16_t>& Publisher::lanes(int pmd, const Port& p) { return next[pmd]->lanes[p.id]; }
 
+void Publisher::ethQueues(Port& p, const Tunnel& t, const EgressCaps& caps) {
+  for (int i = 0; i < nPmds; i++) {
+    uint16_t tq = (uint16_t)(i % t.queues);
+    tx(i, p, {-1, 0, 0, p.ctr.at(i, tq), p.ctr.at(i, 0), nullptr, &t, tq, caps});
+  }
+  for (uint16_t tq = 0; tq < t.queues; tq++) {
+    RxQueue q{};
+    q.vid = -1;
+    q.tun = &t;
+    q.ethQueue = tq;
+    rx(p, q, tq);
+  }
+}
+
 void Publisher::rx(const Port& p, RxQueue q, uint16_t qp) {
   int i = rr++ % nPmds;
   q.port = p.id;

@@ -75,6 +75,9 @@ struct Publisher {
   std::vector<uint16_t>& lanes(int pmd, const Port& p);
   // The next PMD in turn polls q (its kind's fields set); counted under queue pair qp.
   void rx(const Port& p, RxQueue q, uint16_t qp);
+  // An ethdev-backed port (tunnel or uplink): PMD i sends on the ethdev's tx queue i (ethdev tx
+  // queues are not thread-safe) and every rx queue is polled, like a guest's vrings.
+  void ethQueues(Port& p, const Tunnel& t, const EgressCaps& caps);
 };
 
 struct alignas(64) Pmd {

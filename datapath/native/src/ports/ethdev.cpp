@@ -127,17 +127,7 @@ void ethdevInfo(const Port& base, PortInfoView& v) {
 void ethdevPublish(Port& base, Publisher& pub) {
   auto& p = static_cast<EthdevPort&>(base);
   if (!p.started) return;
-  for (int i = 0; i < pub.nPmds; i++) {
-    uint16_t tq = (uint16_t)(i % p.t.queues);
-    pub.tx(i, p, {-1, 0, 0, p.ctr.at(i, tq), p.ctr.at(i, 0), nullptr, &p.t, tq});
-  }
-  for (uint16_t q = 0; q < p.t.queues; q++) {
-    RxQueue rq{};
-    rq.vid = -1;
-    rq.tun = &p.t;
-    rq.ethQueue = q;
-    pub.rx(p, rq, q);
-  }
+  pub.ethQueues(p, p.t, {});  // frames leave as they are: sendEthdev reads no caps
 }
 
 const PortOps kEthdevOps = {"dpdk", ethdevOpen, ethdevClose, ethdevInfo, ethdevPublish};

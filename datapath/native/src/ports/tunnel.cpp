@@ -114,17 +114,7 @@ void tunnelInfo(const Port& base, PortInfoView& v) {
 void tunnelPublish(Port& base, Publisher& pub) {
   auto& p = static_cast<TunnelPort&>(base);
   if (!p.started) return;
-  for (int i = 0; i < pub.nPmds; i++) {
-    uint16_t tq = (uint16_t)(i % p.t.queues);
-    pub.tx(i, p, {-1, 0, 0, p.ctr.at(i, tq), p.ctr.at(i, 0), nullptr, &p.t, tq, {tunnelMaxFrame(p, p.t), 0, 0, 0, 0}});
-  }
-  for (uint16_t tq = 0; tq < p.t.queues; tq++) {
-    RxQueue q{};
-    q.vid = -1;
-    q.tun = &p.t;
-    q.ethQueue = tq;
-    pub.rx(p, q, tq);
-  }
+  pub.ethQueues(p, p.t, {tunnelMaxFrame(p, p.t), 0, 0, 0, 0});
 }
 
 const PortOps kTunnelOps = {"vxlan", tunnelOpen, tunnelClose, tunnelInfo, tunnelPublish};

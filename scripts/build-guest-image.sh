@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Builds the test guest: a Debian cloud kernel plus a busybox initramfs that brings eth0 up
 # with the address given on the kernel command line, prints a ready marker and a heartbeat,
-# and optionally pings a peer. Cached under $CACHE_DIR/guest-<kernel version>/; prints that dir.
+# and optionally pings a peer. Cached under $CACHE_DIR/guest-<kernel version>-init<N>/; prints that dir.
 #
 # Kernel command line understood by /init:
 #   vhostnet.ip=169.254.100.1/24   address for eth0 (link-local: never leaves the guests)
 #   vhostnet.ping=169.254.100.2    ping this peer continuously, one line per reply
+#   vhostnet.serve=16              serve 16 MiB of random data over TCP port 8080 (to each connection)
+#   vhostnet.fetch=169.254.100.2   download that peer's data once (kernel TCP), retrying until it connects
 # Console markers: "VHOSTNET-READY ip=<addr>", "VHOSTNET-HEARTBEAT <uptime>",
-#                  "VHOSTNET-NOIP" (no vhostnet.ip given), "VHOSTNET-NOETH0".
+#                  "VHOSTNET-NOIP" (no vhostnet.ip given), "VHOSTNET-NOETH0",
+#                  "VHOSTNET-SERVING md5=<sum> bytes=<n>", "VHOSTNET-FETCHED md5=<sum> bytes=<n> t0=<uptime> t1=<uptime>",
+#                  "VHOSTNET-FETCH-FAILED try=<n>" (nothing received: not connected yet; it tries again).
+# (busybox nc, not wget/httpd: the static busybox's wget crashes.)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,10 +25,10 @@ if [ -z "$pkg" ]; then
   exit 1
 fi
 kver=${pkg#linux-image-}
-out=$CACHE_DIR/guest-$kver
-
-# Version of the /init below: bump it when /init changes so cached images are rebuilt.
-INIT_VERSION=3
+# Version of the /init below: bump it when /init changes. It is part of the cache directory's
+# name, so worktrees (or checkouts) with different versions never overwrite each other's image.
+INIT_VERSION=4
+out=$CACHE_DIR/guest-$kver-init$INIT_VERSION
 if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.gz" ] && [ "$(cat "$out/init-version" 2>/dev/null)" = "$INIT_VERSION" ]; then
   echo "$out"
   exit 0
@@ -49,7 +54,7 @@ dpkg-deb -x "$work"/"$pkg"_*.deb "$work/kernel"
 root=$work/initramfs
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,lib/modules,etc}
 cp "$busybox" "$root/bin/busybox"
-for applet in sh mount insmod ip ping sleep cat echo sed tr cut grep ls mkdir dmesg poweroff taskset; do
+for applet in sh mount insmod ip ping sleep cat echo sed tr cut grep ls mkdir dmesg poweroff taskset nc md5sum dd wc rm mkfifo; do
   ln -s busybox "$root/bin/$applet"
 done
 
@@ -80,11 +85,13 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 for m in $(cat /lib/modules/order); do
   insmod /lib/modules/$m.ko || echo "VHOSTNET-INSMOD-FAILED $m"
 done
-ipaddr=""; peer=""
+ipaddr=""; peer=""; serve=""; fetch=""
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     vhostnet.ip=*) ipaddr=${arg#vhostnet.ip=} ;;
     vhostnet.ping=*) peer=${arg#vhostnet.ping=} ;;
+    vhostnet.serve=*) serve=${arg#vhostnet.serve=} ;;
+    vhostnet.fetch=*) fetch=${arg#vhostnet.fetch=} ;;
   esac
 done
 ip link set lo up
@@ -111,6 +118,34 @@ if [ -n "$peer" ]; then
     ( while true; do taskset -c $cpu ping -i 1 "$peer"; sleep 1; done ) &
     cpu=$((cpu+1))
   done
+fi
+if [ -n "$serve" ]; then
+  mkdir -p /www
+  dd if=/dev/urandom of=/www/data bs=1048576 count="$serve" 2>/dev/null
+  echo "VHOSTNET-SERVING md5=$(md5sum /www/data | cut -d' ' -f1) bytes=$(wc -c < /www/data)"
+  printf '#!/bin/sh\nexec cat /www/data\n' > /bin/serve-data
+  chmod 755 /bin/serve-data
+  nc -ll -p 8080 -e /bin/serve-data &
+fi
+if [ -n "$fetch" ]; then
+  # The peer may not serve yet: retry until a connection gives data. nc ends when the peer closes;
+  # its stdin is a FIFO open read-write (never data, never EOF) so it never half-closes first.
+  mkfifo /tmp/hold
+  ( n=0
+    while true; do
+      n=$((n+1))
+      t0=$(cut -d' ' -f1 /proc/uptime)
+      nc "$fetch" 8080 0<>/tmp/hold > /tmp/got 2>/tmp/nc.err
+      if [ -s /tmp/got ]; then
+        t1=$(cut -d' ' -f1 /proc/uptime)
+        echo "VHOSTNET-FETCHED md5=$(md5sum /tmp/got | cut -d' ' -f1) bytes=$(wc -c < /tmp/got) t0=$t0 t1=$t1"
+        rm -f /tmp/got
+        break
+      fi
+      echo "VHOSTNET-FETCH-FAILED try=$n $(cat /tmp/nc.err)"
+      rm -f /tmp/got
+      sleep 1
+    done ) &
 fi
 while true; do
   echo "VHOSTNET-HEARTBEAT $(cut -d' ' -f1 /proc/uptime)"

@@ -20,14 +20,14 @@ const quiet = (...args: string[]) => {
   }
 };
 
-/** Two namespaces joined by a veth pair, MTU 1600 so a 1514-byte frame plus 50 bytes of VXLAN fits. */
-export function makeHosts(): void {
+/** Two namespaces joined by a veth pair, by default MTU 1600 so a 1514-byte frame plus 50 bytes of VXLAN fits. */
+export function makeHosts(mtu = 1600): void {
   for (const ns of NS) quiet('ip', 'netns', 'del', ns);
   for (const ns of NS) sh('ip', 'netns', 'add', ns);
   sh('ip', 'link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]);
   for (let i = 0; i < 2; i++) {
     sh('ip', 'link', 'set', VETH[i], 'netns', NS[i]);
-    sh('ip', '-n', NS[i], 'link', 'set', VETH[i], 'mtu', '1600');
+    sh('ip', '-n', NS[i], 'link', 'set', VETH[i], 'mtu', String(mtu));
     sh('ip', '-n', NS[i], 'addr', 'add', `${IP[i]}/24`, 'dev', VETH[i]);
     sh('ip', '-n', NS[i], 'link', 'set', VETH[i], 'up');
     sh('ip', '-n', NS[i], 'link', 'set', 'lo', 'up');

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { RemoteCommand, remoteProvider, type SshConnection } from '../provider/remote-command';
+import { AgentToken } from '../provider/agent-token';
+import { RemoteCommand, type SshConnection } from '../provider/remote-command';
 import { RemoteCopy } from '../provider/remote-copy';
 
 export const HOST_AGENT_TYPE = 'vhostnet:index:HostAgent';
@@ -142,14 +143,6 @@ export function serverAltNames(listen: string, sshHost: string): string {
 /** sha256 of the package file, hex: what names an install when `version` is not given. */
 export function packageSha256(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-}
-
-/** A random bearer token made once, on create, by the provider: a secret output, never an input. */
-class AgentToken extends pulumi.dynamic.Resource {
-  declare readonly token: pulumi.Output<string>;
-  constructor(name: string, opts?: pulumi.CustomResourceOptions) {
-    super(remoteProvider('token'), name, { token: undefined }, { ...opts, additionalSecretOutputs: ['token'] }, 'vhostnet', 'AgentToken');
-  }
 }
 
 // The host's CA and the agent's server certificate, made on the host with openssl: the server

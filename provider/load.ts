@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as dynamic from '@pulumi/pulumi/dynamic';
-import type { Kind, REMOTE_KINDS } from './tokens';
+import type { Kind, REMOTE_KINDS, TOKEN_KIND } from './tokens';
 
 export const PACKAGE_NAME = 'vhostnet';
 
@@ -27,7 +27,7 @@ export function packageVersion(): string {
   }
 }
 
-export function makeProvider(kind: Kind | (typeof REMOTE_KINDS)[number]): dynamic.ResourceProvider {
+export function makeProvider(kind: Kind | (typeof REMOTE_KINDS)[number] | typeof TOKEN_KIND): dynamic.ResourceProvider {
   const wrote = packageVersion();
   // Serialized by value: only `kind` and `wrote` (strings) are captured. The requires are the
   // dynamic-provider host's; createRequire from its working directory finds the program's

@@ -5,10 +5,11 @@ import type * as dynamic from '@pulumi/pulumi/dynamic';
 import * as agent from './impl';
 import * as remote from './remote-impl';
 import { packageVersion } from './load';
-import { AGENT_KINDS, REMOTE_KINDS } from './tokens';
+import { tokenOperations } from './agent-token.ops';
+import { AGENT_KINDS, REMOTE_KINDS, TOKEN_KIND } from './tokens';
 
 export { check, diff, create, read, update, remove } from './impl';
-export { AGENT_KINDS, REMOTE_KINDS, RESOURCE_TYPES, type Kind } from './tokens';
+export { AGENT_KINDS, REMOTE_KINDS, TOKEN_KIND, RESOURCE_TYPES, type Kind } from './tokens';
 export type { RemoteKind } from './remote-impl';
 
 /** major.minor.patch as numbers; a pre-release tag is ignored. */
@@ -78,6 +79,7 @@ export function providerOperations(kind: string, stateVersion: string): dynamic.
       delete: async (_id, props) => remote.remove(k, props),
     };
   }
+  if (kind === TOKEN_KIND) return { ...tokenOperations, diff: async (id, olds, news) => legacyDiff(olds, await tokenOperations.diff!(id, olds, news)) };
   throw new Error(
     `vhostnet ${packageVersion()}: unknown resource kind "${kind}" in the state (written by vhostnet ${stateVersion}): install vhostnet@^${stateVersion}`,
   );

@@ -1,4 +1,4 @@
-// What RemoteCommand, RemoteCopy and the HostAgent's token do, run inside the engine's
+// What RemoteCommand and RemoteCopy do, run inside the engine's
 // dynamic-provider host (loaded by absolute path, see remote-command.ts remoteProvider).
 // @pulumi/command's model over the system's OpenSSH client: its plugin cannot be fetched here.
 // ssh is spawned with an argv array; the one string the remote shell parses is fixed text plus
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type * as dynamic from '@pulumi/pulumi/dynamic';
 import { unknownValue as UNKNOWN } from '@pulumi/pulumi/runtime/rpc';
 
-export type RemoteKind = 'command' | 'copy' | 'token';
+export type RemoteKind = 'command' | 'copy';
 
 export interface SshTarget {
   host: string;
@@ -249,7 +249,6 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
 const target = (p: Props) => ({ host: p.connection?.host, port: p.connection?.port, user: p.connection?.user });
 
 export async function diff(kind: RemoteKind, olds: Props, news: Props): Promise<dynamic.DiffResult> {
-  if (kind === 'token') return { changes: false };
   const keys = kind === 'command' ? ['create', 'update', 'delete', 'environment', 'triggers'] : ['localPath', 'remotePath', 'triggers', 'removeOnDelete'];
   const changed = keys.filter((k) => !same(olds[k], news[k]));
   if (!same(target(olds), target(news))) changed.push('connection');
@@ -264,7 +263,6 @@ export async function diff(kind: RemoteKind, olds: Props, news: Props): Promise<
 }
 
 export async function create(kind: RemoteKind, news: Props): Promise<dynamic.CreateResult> {
-  if (kind === 'token') return { id: newId(), outs: { token: crypto.randomBytes(32).toString('hex') } };
   if (kind === 'copy') {
     await copy(news);
     return { id: newId(), outs: { ...news } };
@@ -274,7 +272,6 @@ export async function create(kind: RemoteKind, news: Props): Promise<dynamic.Cre
 }
 
 export async function update(kind: RemoteKind, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
-  if (kind === 'token') return { outs: olds };
   if (kind === 'copy') {
     if (!same(olds.localPath, news.localPath) || !same(olds.triggers, news.triggers)) await copy(news);
     return { outs: { ...news } };
@@ -289,7 +286,6 @@ export async function update(kind: RemoteKind, olds: Props, news: Props): Promis
 }
 
 export async function remove(kind: RemoteKind, props: Props): Promise<void> {
-  if (kind === 'token') return;
   if (kind === 'copy') {
     if (!props.removeOnDelete) return;
     const dest = String(props.remotePath);

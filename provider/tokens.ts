@@ -6,8 +6,11 @@ export const MODULE = 'vhostnet';
 export const AGENT_KINDS = ['bridge', 'clientPort', 'serverPort', 'settings', 'guest', 'hugepages', 'vxlanPort', 'dpdkPort'] as const;
 export type Kind = (typeof AGENT_KINDS)[number];
 
-/** Kinds whose operations run over SSH or on the deploying machine (./remote-impl.ts). */
-export const REMOTE_KINDS = ['command', 'copy', 'token'] as const;
+/** Kinds whose operations run over SSH (./remote-impl.ts). */
+export const REMOTE_KINDS = ['command', 'copy'] as const;
+
+/** The HostAgent's token, made by the provider itself (./agent-token.ops.ts). */
+export const TOKEN_KIND = 'token';
 
 /** The type token of each kind's resource: `vhostnet:<type>`. */
 export const RESOURCE_TYPES = {
@@ -22,4 +25,4 @@ export const RESOURCE_TYPES = {
   command: 'RemoteCommand',
   copy: 'RemoteCopy',
   token: 'AgentToken',
-} as const satisfies Record<Kind | (typeof REMOTE_KINDS)[number], string>;
+} as const satisfies Record<Kind | (typeof REMOTE_KINDS)[number] | typeof TOKEN_KIND, string>;

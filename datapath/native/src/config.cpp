@@ -2,6 +2,7 @@
 // queues the PMDs poll (spread round-robin over the PMDs), then the configs are published
 // RCU-style. The worker: deferred republishes (for callbacks that must not wait), FDB aging.
 #include <chrono>
+#include <unistd.h>
 #include <rte_cycles.h>
 #include "datapath.h"
 
@@ -68,8 +69,17 @@ void Datapath::republish() {
     }
   std::vector<PmdConf*> old(n);
   for (int i = 0; i < n; i++) old[i] = pmds[i]->conf.exchange(next[i], std::memory_order_acq_rel);
+  wakePmds();  // one sleeping on kicks polls the new config's queues now (offline: not waited for)
   rcu.synchronize(qs, n);
   for (auto* c : old) delete c;
+}
+
+void Datapath::wakePmds() {
+  const uint64_t one = 1;
+  for (auto& p : pmds)
+    if (p->wakeFd >= 0 && write(p->wakeFd, &one, sizeof one) < 0) {
+      // EAGAIN: the counter is already non-zero, so the PMD wakes anyway
+    }
 }
 
 void Datapath::requestRepublish() {

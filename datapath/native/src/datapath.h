@@ -84,6 +84,7 @@ struct alignas(64) Pmd {
   // written by the PMD, read by control
   uint64_t busyCycles = 0, idleCycles = 0, packets = 0;
   alignas(64) std::atomic<PmdConf*> conf{nullptr};
+  int wakeFd = -1;  // eventfd: control writes it after publishing a config (pmd.cpp waitForKicks)
   int index = 0;
   unsigned lcore = 0;
   int cpu = 0;
@@ -116,8 +117,11 @@ struct Datapath {
 
   uint32_t nowSec() const;
   // Recomputes every PMD's config from ports/bridges (each port through its kind's publish),
-  // publishes it and waits until the old ones are unused. Caller holds mu.
+  // publishes it, wakes PMDs waiting for kicks and waits until the old ones are unused. Caller
+  // holds mu.
   void republish();
+  // Wakes every PMD that sleeps on its queues' kick eventfds (a new config, or shutdown).
+  void wakePmds();
 
   // A worker thread: deferred republishes, for callbacks that must not wait; the FDBs' aging
   // sweep, every second.

@@ -1,6 +1,8 @@
 // rte_eal_init inside the agent process, the mbuf pool, and the PMD lcores.
 #include "eal.h"
+#include <cerrno>
 #include <cstring>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -96,6 +98,8 @@ InitResult ealInit(const EalOptions& o) {
     p->lcore = (unsigned)(i + 1);
     p->cpu = o.pmdCpus[i];
     p->conf.store(new PmdConf());
+    p->wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->wakeFd < 0) throw std::runtime_error(std::string("init: eventfd for a PMD: ") + strerror(errno));
     g.pmds.push_back(std::move(p));
   }
   {
@@ -115,7 +119,9 @@ void datapathShutdown() {
   g.shutDown = true;
   g.stopWorker();
   g.running.store(false);
+  g.wakePmds();
   for (auto& p : g.pmds) rte_eal_wait_lcore(p->lcore);
+  for (auto& p : g.pmds) close(p->wakeFd);
   std::vector<Port*> open;
   {
     std::lock_guard<std::mutex> lk(g.mu);

@@ -4,7 +4,9 @@
 // (rte_vhost_enqueue_burst copies, so no clone is needed), then all mbufs are freed in bulk.
 #include "pmd.h"
 #include <ctime>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -21,6 +23,9 @@ namespace {
 constexpr int32_t kFlood = -1;
 constexpr int32_t kDrop = -2;
 constexpr uint32_t kEmptyPollsBeforeSleep = 64;
+constexpr uint64_t kIdleUsBeforeWait = 10000;  // no packet for this long: wait for kicks
+constexpr int kWaitMs = 100;                   // longest wait without a look (a lost kick costs at most this)
+constexpr size_t kMaxWaitQueues = 256;         // more polled vrings than this: back off instead
 
 // MACs as the 6 wire bytes loaded little-endian (one 8-byte load each).
 inline uint64_t dstMac(const uint8_t* eth) {
@@ -271,6 +276,74 @@ inline uint16_t pollTunnel(const PmdConf* c, RxQueue& q, uint32_t now) {
   return n;
 }
 
+// Notifications on or off for every vring c polls (all guest TX vrings: see waitForKicks).
+void setKicks(const PmdConf* c, int on) {
+  for (const RxQueue& q : c->rx) rte_vhost_enable_guest_notification(q.vid, q.vring, on);
+}
+
+// The adaptive mode (VPP's): a PMD that saw no packet for kIdleUsBeforeWait asks its guests to
+// kick again, looks once more (a frame queued before notifications were on kicks nobody), and
+// sleeps on the vrings' kick eventfds and its wake eventfd. The first kick, a new config or
+// kWaitMs puts it back to polling with notifications off. Returns false, having changed
+// nothing, when c polls something that cannot kick (an ethdev: tunnel or uplink) or too much.
+// Called online; sleeps offline, so control never waits for a waiting PMD.
+bool waitForKicks(Pmd* self, QsCounter& qs, const PmdConf* c) {
+  const size_t nrx = c ? c->rx.size() : 0;
+  if (nrx > kMaxWaitQueues) return false;
+  for (size_t i = 0; i < nrx; i++)
+    if (c->rx[i].tun != nullptr) return false;
+  int kick[kMaxWaitQueues];
+  for (size_t i = 0; i < nrx; i++) {
+    rte_vhost_vring vr;
+    if (rte_vhost_get_vhost_vring(c->rx[i].vid, c->rx[i].vring, &vr) != 0 || vr.kickfd < 0) return false;
+    kick[i] = vr.kickfd;
+  }
+  if (c) setKicks(c, 1);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // notifications on before the last look (virtio's rule)
+  for (size_t i = 0; i < nrx; i++)
+    if (rte_vhost_rx_queue_count(c->rx[i].vid, c->rx[i].vring) > 0) {
+      setKicks(c, 0);
+      return false;
+    }
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) {
+    if (c) setKicks(c, 0);
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = UINT64_MAX;
+  epoll_ctl(ep, EPOLL_CTL_ADD, self->wakeFd, &ev);
+  for (size_t i = 0; i < nrx; i++) {
+    ev.data.u64 = i;
+    epoll_ctl(ep, EPOLL_CTL_ADD, kick[i], &ev);  // EEXIST: two vrings of one eventfd, fine
+  }
+  // The kick fds stay valid while no republish completes: one that frees c (or closes a
+  // device's fds) bumps the token first, and waits for us once we are back online.
+  const uint64_t token = g.rcu.token.load(std::memory_order_acquire);
+  g.rcu.offline(qs);
+  epoll_event evs[16];
+  int n = epoll_wait(ep, evs, 16, kWaitMs);
+  g.rcu.online(qs);
+  uint64_t v;
+  if (read(self->wakeFd, &v, sizeof v) < 0) {
+    // EAGAIN: nobody woke us
+  }
+  const PmdConf* now = self->conf.load(std::memory_order_acquire);
+  if (g.rcu.token.load(std::memory_order_acquire) == token) {
+    // Only we read the kick eventfds (librte_vhost does not): clear the ones that fired.
+    for (int i = 0; i < n; i++)
+      if (evs[i].data.u64 != UINT64_MAX && read(kick[evs[i].data.u64], &v, sizeof v) < 0) {
+        // cleared through the other vring that shares it
+      }
+    if (c) setKicks(c, 0);
+  } else if (now) {
+    setKicks(now, 0);  // c may be gone; its vrings that remain are in now (a new port's are off already)
+  }
+  close(ep);
+  return true;
+}
+
 }  // namespace
 
 int pmdMain(void* arg) {
@@ -279,6 +352,8 @@ int pmdMain(void* arg) {
   rte_mempool* pool = g.pool;
   prctl(PR_SET_TIMERSLACK, 1000UL);  // 1 us: let short back-off sleeps be short
   uint64_t prev = rte_rdtsc();
+  uint64_t lastBusy = prev;
+  const uint64_t waitAfter = g.tscHz * kIdleUsBeforeWait / 1000000;
   uint32_t emptyPolls = 0, sleepUs = 0;
   g.rcu.online(qs);
   while (likely(g.running.load(std::memory_order_relaxed))) {
@@ -297,6 +372,7 @@ int pmdMain(void* arg) {
     if (moved) {
       addCounter(self->busyCycles, t - start);
       addCounter(self->packets, moved);
+      lastBusy = t;
       emptyPolls = 0;
       sleepUs = 0;
       continue;
@@ -304,6 +380,13 @@ int pmdMain(void* arg) {
     addCounter(self->idleCycles, t - start);
     const uint32_t maxSleep = g.maxSleepUs.load(std::memory_order_relaxed);
     if (maxSleep == 0 || ++emptyPolls < kEmptyPollsBeforeSleep) continue;
+    if (t - lastBusy >= waitAfter && waitForKicks(self, qs, self->conf.load(std::memory_order_acquire))) {
+      const uint64_t w = rte_rdtsc();
+      addCounter(self->idleCycles, w - prev);
+      prev = w;
+      sleepUs = 0;
+      continue;
+    }
     sleepUs = sleepUs ? (sleepUs * 2 > maxSleep ? maxSleep : sleepUs * 2) : 1;
     g.rcu.offline(qs);  // holds no config while asleep: control need not wait for it
     timespec ts{0, (long)sleepUs * 1000};

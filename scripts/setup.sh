@@ -9,10 +9,11 @@ say() { printf 'setup: %s\n' "$*"; }
 
 # libxml2-utils: virt-xml-validate needs xmllint; clang-format: build-native.sh checks the C++;
 # dpkg-dev, fakeroot, binutils (strip), lintian: packaging/build-deb.sh and its test.
+# librte-net-af-xdp23 / -af-packet23: the uplink and tunnel vdevs; ethtool: test 72 makes its veth a plain wire.
 # Recommends are installed too: the suite is tested on machines set up that way.
-APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev pkg-config build-essential python3 python3-venv qemu-system-x86 qemu-utils
+APT_PACKAGES=(dpdk dpdk-dev libdpdk-dev librte-net-af-xdp23 librte-net-af-packet23 pkg-config build-essential python3 python3-venv qemu-system-x86 qemu-utils
   openvswitch-switch-dpdk busybox-static cpio libvirt-clients libvirt-daemon-system libxml2-utils openssh-server
-  openssh-client linux-perf iproute2 procps util-linux xz-utils clang-format
+  openssh-client linux-perf iproute2 ethtool procps util-linux xz-utils clang-format
   prometheus dpkg-dev fakeroot binutils lintian openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,19 +1,41 @@
 // Uplink ports (type 'dpdk'): a guest on br0 reaches a kernel host in a network namespace at
 // the other end of a veth through a DPDK ethdev on the bridge (net_af_packet over the veth), as
-// OVS-DPDK users add a `dpdk` port to br0. (Kernel TCP over the uplink waits for segmentation
-// at egress: a guest's TSO frames are larger than the veth's MTU.)
+// OVS-DPDK users add a `dpdk` port to br0. The guest also moves data over kernel TCP both ways
+// with TSO and checksum offload as Linux negotiates them: the uplink segments and checksums its
+// frames in software on their way out to the veth.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AgentError, DpdkPortState } from '../../datapath/api';
+import type { AgentError, DpdkPortState, VhostUserPortState } from '../../datapath/api';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
-import { guestPings, pingingGuest } from '../helpers/qemu-guest';
+import { guestPings, pingingGuest, readConsole } from '../helpers/qemu-guest';
 
 const NET = '169.254.72';
 const NS = 'vhn-uplink';
 const VETH = ['vhn-up0', 'vhn-up1']; // agent's end (root namespace), the kernel host's end
 const HOST_IP = `${NET}.2`;
+const GUEST_IP = `${NET}.1`;
+const MIB = 8; // each way, over kernel TCP
+
+// The kernel host's side of the transfer (python3 in the namespace): serve a file to each
+// connection on port 8080, or fetch the guest's data and print its md5 and length.
+const SERVE = `import socket,sys
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind((sys.argv[1],8080)); s.listen(4)
+data=open(sys.argv[2],'rb').read()
+while True:
+  c,_=s.accept(); c.sendall(data); c.close()`;
+const FETCH = `import socket,sys,hashlib,time
+for i in range(120):
+  try: c=socket.create_connection((sys.argv[1],8080),timeout=60); break
+  except OSError: time.sleep(1)
+h=hashlib.md5(); n=0
+while True:
+  b=c.recv(65536)
+  if not b: break
+  h.update(b); n+=len(b)
+print(h.hexdigest(), n)`;
 
 const sh = (...a: string[]) => execFileSync(a[0], a.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const quiet = (...a: string[]) => {
@@ -24,27 +46,53 @@ const quiet = (...a: string[]) => {
   }
 };
 
+/** The wire: a veth from the agent's namespace to the kernel host's. */
+function makeVeth(): void {
+  sh('ip', 'link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]);
+  sh('ip', 'link', 'set', VETH[1], 'netns', NS);
+  sh('ip', '-n', NS, 'addr', 'add', `${HOST_IP}/24`, 'dev', VETH[1]);
+  sh('ip', '-n', NS, 'link', 'set', VETH[1], 'up');
+  // The veth stands in for a wire: the kernel host hands it finished frames (no TSO, no partial
+  // checksums), as it would a NIC that does them itself.
+  sh('ip', 'netns', 'exec', NS, 'ethtool', '-K', VETH[1], 'tx', 'off', 'tso', 'off', 'gso', 'off');
+  sh('ip', 'link', 'set', VETH[0], 'up'); // no address: the bridge owns its frames
+}
+
+/** The kernel host downloads the guest's data over TCP: its md5 and length. */
+const hostFetches = () =>
+  new Promise<{ md5: string; bytes: number }>((resolve, reject) =>
+    execFile('ip', ['netns', 'exec', NS, 'python3', '-c', FETCH, GUEST_IP], { timeout: 240000 }, (e, out) => {
+      if (e) return reject(e);
+      const [md5, bytes] = out.trim().split(' ');
+      resolve({ md5, bytes: Number(bytes) });
+    }),
+  );
+
 describe('72 uplink: a dpdk port to a kernel host over a veth', function () {
   this.timeout(300000);
   let agent: AgentProcess;
-  const { waitReplies } = guestPings(() => agent.client, NET);
+  let server: ChildProcess | undefined;
+  const hostData = { md5: '', bytes: MIB * 1048576 };
+  let guestData = { md5: '', bytes: 0 };
+  const { waitReplies, consoleOf } = guestPings(() => agent.client, NET);
   const uplink = (extra: object = {}) => ({ bridge: 'br0', type: 'dpdk', devargs: `net_af_packet72,iface=${VETH[0]}`, ...extra });
 
   before(async () => {
     quiet('ip', 'netns', 'del', NS);
     quiet('ip', 'link', 'del', VETH[0]);
     sh('ip', 'netns', 'add', NS);
-    sh('ip', 'link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]);
-    sh('ip', 'link', 'set', VETH[1], 'netns', NS);
-    sh('ip', '-n', NS, 'addr', 'add', `${HOST_IP}/24`, 'dev', VETH[1]);
-    sh('ip', '-n', NS, 'link', 'set', VETH[1], 'up');
     sh('ip', '-n', NS, 'link', 'set', 'lo', 'up');
-    sh('ip', 'link', 'set', VETH[0], 'up'); // no address: the bridge owns its frames
+    makeVeth();
     agent = await AgentProcess.start({ name: 'uplink' });
     await agent.client.put('/bridges/br0', {});
+    const data = crypto.randomBytes(hostData.bytes);
+    hostData.md5 = crypto.createHash('md5').update(data).digest('hex');
+    fs.writeFileSync(path.join(agent.dir, 'host-data'), data);
+    server = spawn('ip', ['netns', 'exec', NS, 'python3', '-c', SERVE, HOST_IP, path.join(agent.dir, 'host-data')], { stdio: 'ignore' });
   });
 
   after(async () => {
+    server?.kill();
     await agent?.client.delete('/guests/upvm').catch(() => undefined);
     await agent?.stop();
     quiet('ip', 'netns', 'del', NS);
@@ -78,7 +126,9 @@ describe('72 uplink: a dpdk port to a kernel host over a veth', function () {
     const r = await agent.client.put<{ object: DpdkPortState }>('/ports/up0', uplink());
     assert.equal(r.object.type, 'dpdk');
     await agent.client.put('/ports/vmp', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, 'vm', 'vmp.sock') });
-    await agent.client.put('/guests/upvm', pingingGuest(NET, 1, 2, ['vmp'], { nics: [{ port: 'vmp' }] }));
+    const guest = pingingGuest(NET, 1, 2, ['vmp'], { nics: [{ port: 'vmp' }] }) as { boot: { append: string } };
+    guest.boot.append += ` vhostnet.serve=${MIB} vhostnet.fetch=${HOST_IP}`; // for the TCP case below
+    await agent.client.put('/guests/upvm', guest);
     await waitReplies('upvm', 2, 3);
     const up = await agent.client.get<DpdkPortState>('/ports/up0');
     assert.equal(up.status!.link, 'up', up.status!.reason);
@@ -90,6 +140,36 @@ describe('72 uplink: a dpdk port to a kernel host over a veth', function () {
       fdb.some((e) => e.mac === hostMac && e.port === 'up0'),
       `the host's MAC is learned on the uplink: ${JSON.stringify(fdb)}`,
     );
+  });
+
+  it(`kernel TCP both ways through the uplink: ${MIB} MiB each way arrive whole (md5 and length), segmented for the wire`, async () => {
+    const served = await waitFor(
+      'the guest serving',
+      async () => readConsole(await consoleOf('upvm')).match(/VHOSTNET-SERVING md5=([0-9a-f]{32}) bytes=(\d+)/) ?? false,
+      120000,
+      1000,
+    );
+    const fetched = hostFetches();
+    const got = await waitFor(
+      `the guest to download ${MIB} MiB from the kernel host`,
+      async () => readConsole(await consoleOf('upvm')).match(/VHOSTNET-FETCHED md5=([0-9a-f]{32}) bytes=(\d+) t0=([\d.]+) t1=([\d.]+)/) ?? false,
+      240000,
+      1000,
+    );
+    assert.deepEqual({ md5: got[1], bytes: Number(got[2]) }, hostData, 'what the guest received is what the kernel host served');
+    guestData = { md5: served[1], bytes: Number(served[2]) };
+    assert.deepEqual(await fetched, guestData, 'what the kernel host received is what the guest served');
+    const up = (await agent.client.get<DpdkPortState>('/ports/up0')).status!;
+    const vm = (await agent.client.get<VhostUserPortState>('/ports/vmp')).status!;
+    const drops = [up.stats, vm.stats].map((s) => (s as { drops?: Record<string, number> }).drops);
+    console.log(
+      `      uplink tx ${up.stats.txPackets} frames for the guest's ${vm.stats.rxPackets}; drops uplink ${JSON.stringify(drops[0])} guest port ${JSON.stringify(drops[1])}`,
+    );
+    assert.ok(vm.features.negotiatedNames.includes('host_tso4'), `the guest sends TSO frames: ${vm.features.negotiatedNames.join(' ')}`);
+    // Its TSO frames were segmented for the veth: more frames left than the guest handed over.
+    assert.ok(up.stats.txPackets > vm.stats.rxPackets, `uplink tx ${up.stats.txPackets} > guest rx ${vm.stats.rxPackets}`);
+    for (const d of drops)
+      assert.deepEqual({ mtu: d?.mtuExceeded, offload: d?.offloadUnsupported, malformed: d?.malformed }, { mtu: 0, offload: 0, malformed: 0 });
   });
 
   it('an interface that vanishes is noticed: link down, naming the interface', async () => {

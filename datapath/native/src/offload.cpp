@@ -205,4 +205,24 @@ int tunnelEgress(const Tunnel& t, rte_mbuf* m, const EgressCaps& c, rte_mbuf** o
   return 1;
 }
 
+int uplinkEgress(rte_mbuf* m, const EgressCaps& c, bool linear, rte_mbuf** out, DropReason* why) {
+  const EgressCaps none{c.maxFrame, 0, 0, 0, 0};
+  int n = vhostEgress(m, none, out, why);
+  if (n < 0 || !linear) return n;
+  if (n == 0) {
+    if (m->nb_segs == 1) return 0;
+    if (!(out[0] = writableCopy(m, why, kDropOffload))) return -1;
+    n = 1;
+  }
+  // GSO segments are a header mbuf chained to indirect mbufs over the payload: fold them into the
+  // header mbuf (a frame of at most maxFrame bytes fits its data room).
+  for (int i = 0; i < n; i++)
+    if (out[i]->nb_segs > 1 && rte_pktmbuf_linearize(out[i]) != 0) {
+      freeAll(out, n);
+      *why = kDropOffload;
+      return -1;
+    }
+  return n;
+}
+
 }  // namespace vhn

@@ -50,4 +50,9 @@ int vhostEgress(rte_mbuf* m, const EgressCaps& c, rte_mbuf** out, DropReason* wh
 // long for c.maxFrame (the fast path encapsulates the others itself).
 int tunnelEgress(const Tunnel& t, rte_mbuf* m, const EgressCaps& c, rte_mbuf** out, DropReason* why);
 
+// A frame for an uplink port (an ethdev opened without TX offloads): as vhostEgress for a guest
+// that negotiated none (0 = send m as it is, k > 0 = send out[0..k) instead, -1 = dropped for
+// *why), and with linear set every frame sent is one segment (a copy when m is chained).
+int uplinkEgress(rte_mbuf* m, const EgressCaps& c, bool linear, rte_mbuf** out, DropReason* why);
+
 }  // namespace vhn

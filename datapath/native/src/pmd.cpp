@@ -45,25 +45,52 @@ inline uint64_t sumBytes(rte_mbuf* const* pkts, uint16_t n) {
   return b;
 }
 
-// Uplink port: the frames themselves, one tx burst. The burst's mbufs are shared (flooding) and
-// freed in bulk by the loop, so each segment gains a reference the ethdev then drops.
-__attribute__((noinline)) void sendEthdev(const TxTarget& t, rte_mbuf* const* pkts, uint16_t n) {
-  rte_mbuf* out[kBurst];
-  for (uint16_t i = 0; i < n; i++) {
-    for (rte_mbuf* s = pkts[i]; s != nullptr; s = s->next) rte_mbuf_refcnt_update(s, 1);
-    out[i] = pkts[i];
-  }
-  uint16_t sent = rte_eth_tx_burst(t.tun->ethPort, t.ethQueue, out, n);
-  addCounter(t.ctr->txPackets, sent);
-  addCounter(t.ctr->txBytes, sumBytes(out, sent));
-  if (unlikely(sent < n)) {
-    rte_pktmbuf_free_bulk(out + sent, n - sent);
-    countDrop(t.ctr, kDropUnderlay, n - sent);  // the device's tx ring was full
-  }
-}
-
 // Frames from one burst headed for one port may become more (GSO segments): staged here.
 constexpr uint16_t kStage = kBurst + kMaxSegs;
+
+// Uplink port: the frames themselves, in tx bursts. A burst with offload requests or frames too
+// long for the port goes through offload.cpp first (checksummed, segmented or dropped: the
+// ethdev is opened without TX offloads). The burst's mbufs are shared (flooding) and freed in
+// bulk by the loop, so each one sent as it is gains a reference the ethdev then drops; new
+// mbufs are the ethdev's.
+__attribute__((noinline)) void sendEthdev(const TxTarget& t, rte_mbuf* const* pkts, uint16_t n) {
+  rte_mbuf* out[kStage];
+  uint16_t k = 0;
+  uint64_t sentAll = 0, bytes = 0, failed = 0;
+  auto flush = [&] {
+    uint16_t sent = k ? rte_eth_tx_burst(t.tun->ethPort, t.ethQueue, out, k) : 0;
+    sentAll += sent;
+    bytes += sumBytes(out, sent);
+    if (unlikely(sent < k)) {
+      rte_pktmbuf_free_bulk(out + sent, k - sent);
+      failed += k - sent;  // the device's tx ring was full
+    }
+    k = 0;
+  };
+  const bool slow = needsEgressWork(pkts, n, t.caps) || t.tun->linear;
+  for (uint16_t i = 0; i < n; i++) {
+    rte_mbuf* m = pkts[i];
+    int r = 0;
+    if (unlikely(slow)) {
+      if (k + kMaxSegs > kStage) flush();
+      DropReason why;
+      if ((r = uplinkEgress(m, t.caps, t.tun->linear, out + k, &why)) < 0) {
+        countDrop(t.ctr, why, 1);
+        continue;
+      }
+    }
+    if (r > 0) {
+      k = (uint16_t)(k + r);
+      continue;
+    }
+    for (rte_mbuf* s = m; s != nullptr; s = s->next) rte_mbuf_refcnt_update(s, 1);
+    out[k++] = m;
+  }
+  flush();
+  addCounter(t.ctr->txPackets, sentAll);
+  addCounter(t.ctr->txBytes, bytes);
+  if (unlikely(failed)) countDrop(t.ctr, kDropUnderlay, failed);
+}
 
 // VXLAN port: a copy of each frame behind outer headers, tx bursts on the underlay ethdev.
 // Frames with an offload request or too long for the tunnel go through offload.cpp.

@@ -22,6 +22,7 @@ struct Tunnel {
   uint16_t ethPort;               // the af_packet ethdev
   uint16_t queues;                // ethdev queue pairs (one per PMD: tx queues are not shared)
   bool raw = false;               // an uplink port (ports/ethdev.cpp): frames as they are, no outer header
+  bool linear = false;            // the ethdev sends only the first segment of a chained mbuf (af_xdp)
   uint32_t underlayMtu = 0;       // the interface's MTU when the port was made
   std::string vdevName, iface;
 };

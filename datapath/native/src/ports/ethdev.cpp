@@ -1,10 +1,16 @@
 // Uplink ports: a DPDK ethdev named by its devargs, one rx/tx queue pair per PMD. The PMDs poll
 // its rx queues like guest vrings and send to it on their own tx queue (ethdev tx queues are not
-// thread-safe), frames as they are: the fast path is the tunnel's with no encapsulation
-// (Tunnel::raw), so it stays one branch in pmd.cpp.
+// thread-safe): the fast path is the tunnel's with no encapsulation (Tunnel::raw), so it stays
+// one branch in pmd.cpp. The device is opened without TX offloads: a guest's TSO and partial-
+// checksum frames are segmented and checksummed in software on their way out (offload.cpp), and
+// frames longer than the port's MTU (the interface's, or spec.mtu) are dropped as mtuExceeded.
 #include "ethdev.h"
 #include <atomic>
+#include <cstring>
 #include <regex>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
@@ -24,6 +30,24 @@ struct EthdevPort : Port {
   std::string devName;  // what rte_eth_dev_get_port_by_name knows it as
   bool pci = false;
 };
+
+// The kernel interface's MTU (SIOCGIFMTU), 0 if it cannot be read.
+uint32_t ifaceMtu(const std::string& iface) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ifreq r{};
+  strncpy(r.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+  int ok = fd >= 0 ? ioctl(fd, SIOCGIFMTU, &r) : -1;
+  if (fd >= 0) close(fd);
+  return ok == 0 && r.ifr_mtu > 0 ? (uint32_t)r.ifr_mtu : 0;
+}
+
+// The value of key= in devargs ("net_af_xdp0,iface=eth0"), "" if absent.
+std::string devarg(const std::string& da, const std::string& key) {
+  size_t at = da.find("," + key + "=");
+  if (at == std::string::npos) return "";
+  at += key.size() + 2;
+  return da.substr(at, da.find(',', at) - at);
+}
 
 const std::regex kPci("^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
 
@@ -87,10 +111,19 @@ void ethdevOpen(Port& base) {
     fail("the device has " + std::to_string(di.max_rx_queues) + " rx / " + std::to_string(di.max_tx_queues) +
              " tx queues, the datapath needs " + std::to_string(queues) + " (one per PMD)",
          EINVAL);
+  // af_xdp (22.11) copies only a chained mbuf's first segment into its umem frame.
+  p.t.linear = !(di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS);
   rte_eth_conf conf{};
   if ((r = rte_eth_dev_configure(pid, queues, queues, &conf)) != 0) fail("rte_eth_dev_configure", r);
   if (p.spec.mtu && (r = rte_eth_dev_set_mtu(pid, p.spec.mtu)) != 0)
     fail("spec.mtu: rte_eth_dev_set_mtu(" + std::to_string(p.spec.mtu) + ")", r);
+  // The frames the port sends stop at the device's MTU: spec.mtu, else the kernel interface's
+  // (what a vdev's socket carries), else what the ethdev says.
+  uint16_t devMtu = 0;
+  const std::string iface = devarg(da, "iface");
+  if (p.spec.mtu) p.mtu = p.spec.mtu;
+  else if (!iface.empty() && ifaceMtu(iface)) p.mtu = ifaceMtu(iface);
+  else if (rte_eth_dev_get_mtu(pid, &devMtu) == 0 && devMtu) p.mtu = devMtu;
   const int sock = rte_eth_dev_socket_id(pid);
   for (uint16_t q = 0; q < queues; q++) {
     if ((r = rte_eth_rx_queue_setup(pid, q, 1024, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) fail("rx queue setup", r);
@@ -127,7 +160,7 @@ void ethdevInfo(const Port& base, PortInfoView& v) {
 void ethdevPublish(Port& base, Publisher& pub) {
   auto& p = static_cast<EthdevPort&>(base);
   if (!p.started) return;
-  pub.ethQueues(p, p.t, {});  // frames leave as they are: sendEthdev reads no caps
+  pub.ethQueues(p, p.t, {p.mtu + 18, 0, 0, 0, 0});  // no TX offloads: software checksums and GSO
 }
 
 const PortOps kEthdevOps = {"dpdk", ethdevOpen, ethdevClose, ethdevInfo, ethdevPublish};

@@ -50,8 +50,12 @@ export interface DpdkPortStatus {
   link: 'up' | 'down';
   /** Why the port is not forwarding: not in the datapath, its interface missing or down, the device's link down. */
   reason?: string;
-  /** How the device is driven, and the kernel interface under a vdev. */
-  device: { driver: UplinkDriver; name: string; iface?: string; operstate?: string; queuePairs: number };
+  /**
+   * How the device is driven, and the kernel interface under a vdev; for af_xdp, how its XDP
+   * program is attached: 'native' (in the driver) or 'generic' (after the kernel built an skb:
+   * slower, but any interface has it), absent while none is.
+   */
+  device: { driver: UplinkDriver; name: string; iface?: string; operstate?: string; xdpMode?: 'native' | 'generic' | 'offload'; queuePairs: number };
   warnings: string[];
   stats: QueueCounters;
   queues: QueueCounters[];

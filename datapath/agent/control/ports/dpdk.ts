@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { ApiError, parseDevargs, type DpdkPortSpec, type DpdkPortState, type FieldIssue, type Stored } from '../../../api';
 import type { AppliedDpdk } from '../../datapath';
-import { operstate } from '../../host';
+import { operstate, xdpMode } from '../../host';
 import { Port } from './port';
 
 const ZERO = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0 };
@@ -92,6 +92,10 @@ export class DpdkPort extends Port<Stored<DpdkPortSpec>> {
       stats: info?.stats ?? { ...ZERO },
       queues: info?.queues ?? [],
     };
+    if (dev.driver === 'af_xdp' && info) {
+      const mode = xdpMode(dev.iface!);
+      if (mode) st.device.xdpMode = mode;
+    }
     const err = applyErrors.get(this.name);
     if (err) st.reason = `not in the datapath: ${err}`;
     else if (!info) st.reason = 'not in the datapath';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The agent's datapath as a switch for ../shared/bench/v2v-loopback.sh (its `cmd:` switch):
-// one bridge with MAC learning, two vhost-user SERVER ports at $SOCK0 and $SOCK1, one PMD on
+// one bridge with MAC learning, two vhost-user ports at $SOCK0 and $SOCK1 (servers, or clients of
+// QEMU's sockets with PORT_MODE=client, as bench/v2v-tcp.ts uses them), one PMD on
 // CPU 1 (Node's main thread floats over CPUs 0-1). Forwards until SIGTERM/SIGINT, then shuts
 // down cleanly. Prints port and PMD counters every 5 s.
 'use strict';
@@ -27,8 +28,9 @@ const info = dp.init({
 });
 console.log('init', JSON.stringify(info));
 const br = dp.createBridge();
-const p0 = dp.createPort({ bridge: br, mode: 'server', path: sock0 });
-const p1 = dp.createPort({ bridge: br, mode: 'server', path: sock1 });
+const mode = process.env.PORT_MODE || 'server';
+const p0 = dp.createPort({ bridge: br, mode, path: sock0 });
+const p1 = dp.createPort({ bridge: br, mode, path: sock1 });
 console.log('ports', p0, p1, 'on bridge', br);
 
 const timer = setInterval(() => {

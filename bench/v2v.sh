@@ -5,8 +5,9 @@
 # switch's figure is the median of its rounds. Frame sizes 64 and 1518 bytes.
 # Then the many-MAC run (bench/v2v-many-mac.sh: 1,024 source/destination MAC pairs per port, so a
 # last-hit cache misses), agent and OVS alternating the same way.
+# Last, kernel TCP between two QEMU guests through the agent and through OVS (bench/v2v-tcp.ts).
 # Env: ROUNDS (default 3), SECS per run (default 10), SIZES (default "64 1518"), MANY_MAC_SIZES
-# (default "64"; empty skips the many-MAC run).
+# (default "64"; empty skips the many-MAC run), TCP_ROUNDS (default 2; 0 skips the TCP run), MIB.
 # Prints: "v2v SWITCH BYTES Mpps=X" per switch and size, then "v2v agent/ovs BYTES ratio=R",
 # "v2v agent/testpmd BYTES ratio=R", "v2v SWITCH many-mac BYTES Mpps=X" and
 # "v2v agent/ovs many-mac BYTES ratio=R (target >= 1.5)", and the same normalised by the CPU share each switch's
@@ -120,3 +121,8 @@ for size in sys.argv[3].split():
     print(f"v2v per-cpu many-mac {size} agent={norm['agent']:.2f} ovs={norm['ovs']:.2f} Mpps/core"
           f" agent/ovs={norm['agent'] / norm['ovs'] if norm['ovs'] else 0:.2f}")
 PY
+
+# Kernel TCP between two guests (prints "v2v SWITCH tcp Mbit/s=X" and the ratio).
+if [[ ${TCP_ROUNDS:-2} != 0 ]]; then
+  bash "$root/scripts/with-node.sh" node "$root/dist/bench/v2v-tcp.js" 2>>"$log"
+fi

@@ -11,7 +11,8 @@ export PATH="$NODE_DIR/bin:$root/node_modules/.bin:$PULUMI_DIR/bin:$PATH"
 
 demo=${DEMO_DIR:-/var/lib/vhostnet-demo}
 run=/run/vhostnet-demo
-sockets=/tmp/vhostnet-demo
+# QEMU's sockets in the agent's default socket directory (root's, never world-writable /tmp).
+sockets=/run/vhostnet-qemu/demo
 # A previous demo that was interrupted may have left its guests (they outlive the agent by design) and agent.
 for pidfile in "$demo"/state/guests/*/qemu.pid; do [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
 pkill -f -- '--file-prefix vhostnet-demo' 2>/dev/null || true
@@ -22,8 +23,9 @@ mkdir -p "$demo/pulumi"
 vhostctl() { node "$root/dist/datapath/vhostctl/main.js" --endpoint "unix:$run/agent.sock" "$@"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "vhostnet-agent (DPDK datapath: PMD on the last CPU, hugepages, run dir $run)"
-node dist/datapath/agent/main.js --run-dir "$run" --state-dir "$demo/state" --file-prefix vhostnet-demo \
+img=$(bash scripts/build-guest-image.sh)
+step "vhostnet-agent (DPDK datapath: PMD on the last CPU, hugepages, run dir $run, guest images from $img)"
+node dist/datapath/agent/main.js --run-dir "$run" --state-dir "$demo/state" --file-prefix vhostnet-demo --image-dir "$img" \
   --eal-arg=--log-level=lib.eal:error >"$demo/agent.log" 2>&1 &
 agent=$!
 cleanup() {
@@ -40,7 +42,6 @@ trap 'exit 130' INT TERM HUP PIPE
 for _ in $(seq 100); do [[ -S $run/agent.sock ]] && break; sleep 0.2; done
 vhostctl show | head -1
 
-img=$(bash scripts/build-guest-image.sh)
 cd examples/guests
 pulumi stack init demo --non-interactive >/dev/null
 pulumi config set vhostnet:endpoint "unix:$run/agent.sock"

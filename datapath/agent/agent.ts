@@ -10,9 +10,11 @@ import { Guests } from './control/guests';
 import { Hugepages } from './control/hugepages';
 import { Datapath } from './datapath';
 import { GuestSupervisor } from './guest';
-import { pmdCpuProblems } from './control/settings';
+import { LAST_GOOD, hostFacts, settingsHostProblems, type HostFacts, type RestartSettings } from './control/settings';
 import { EventLog, EventWatcher } from './events';
-import { cpuCount, hugepageMemory, onlineCpus } from './host';
+import { cpuCount, hugepageFilesMb, libvirtQemuUser, onlineCpus, selfIdentity, userIdentity, type Identity } from './host';
+import { defaultFilePolicy, type FilePolicy } from './file-policy';
+import { socketPolicy } from './socket-policy';
 import { ApiMetrics, dpdkVersion, dpdkWorkerThreads, serveMetrics } from './metrics';
 import { createServer, listen, routes, type ListenOptions } from './server';
 import { Store } from './store';
@@ -25,6 +27,10 @@ export interface AgentConfig extends Omit<ListenOptions, 'listen'> {
   listen?: string;
   filePrefix: string;
   allowedSocketDirs: string[];
+  /** Allowed socket directories other users may write (e.g. /tmp), allowed so on purpose (--insecure-socket-dir). */
+  insecureSocketDirs?: string[];
+  /** Where guest images, kernels, initrds and hugetlbfs paths may be (--image-dir, --hugepages-dir, --allow-block-devices). */
+  files?: Partial<FilePolicy>;
   /** Extra EAL arguments, e.g. --log-level. */
   ealArgs?: string[];
   /** QEMU binary for GuestVMs (default qemu-system-x86_64 on PATH). */
@@ -46,21 +52,43 @@ export interface RunningAgent {
 
 /**
  * What the datapath starts with: the stored settings, but never ones this host cannot run (a
- * store written on another host, or by a release that did not check): those are refused, with
- * the reason, and the default taken, so stored settings never keep the agent from starting.
+ * store written on another host, or edited, or a host that lost CPUs or hugepages since): those
+ * are refused, with the reason, and the last settings the datapath started with are taken
+ * instead (the defaults when there were none), so stored settings never keep the agent from starting.
  */
-export function runningSettings(stored: SettingsSpec | undefined, online = onlineCpus()): RunningSettings {
+export function runningSettings(
+  stored: SettingsSpec | undefined,
+  online = onlineCpus(),
+  lastGood?: RestartSettings,
+  host: Omit<HostFacts, 'online'> = hostFacts(),
+): RunningSettings {
   const s = stored ?? SettingsSpec.parse({});
+  const facts: HostFacts = { ...host, online };
   const ncpu = cpuCount();
-  const refused = pmdCpuProblems(s.pmdCpus, online);
-  const pmdCpus = refused.length ? [] : s.pmdCpus;
+  const refused = settingsHostProblems(s, facts);
+  // The last good ones only where they still fit this host; else the defaults.
+  const fallback = lastGood && !settingsHostProblems(lastGood, facts).length ? lastGood : SettingsSpec.parse({});
+  const cpusRefused = refused.some((r) => r.field.startsWith('pmdCpus'));
+  const memRefused = refused.some((r) => r.field === 'memoryMb' || r.field === 'hugepages');
+  const pmdCpus = cpusRefused ? fallback.pmdCpus : s.pmdCpus;
+  const mem = memRefused ? fallback : s;
+  const from = lastGood && fallback === lastGood ? 'the last settings the datapath started with' : 'the defaults';
   return {
-    ...(refused.length ? { refused } : {}),
+    ...(refused.length ? { refused: refused.map((r) => ({ ...r, rule: `${r.rule}; ${from} are used` })) } : {}),
     pmdCpus: pmdCpus.length ? pmdCpus : [ncpu - 1],
-    hugepages: s.hugepages === 'on' || (s.hugepages === 'auto' && hugepageMemory().freeMb >= s.memoryMb),
-    memoryMb: s.memoryMb,
+    hugepages: mem.hugepages === 'on' || (mem.hugepages === 'auto' && facts.hugeFreeMb >= mem.memoryMb),
+    memoryMb: mem.memoryMb,
     vhostIommuSupport: s.vhostIommuSupport,
   };
+}
+
+/** What a start that worked keeps as the last good settings: the stored values it took, or the fallback's. */
+function startedWith(stored: SettingsSpec | undefined, running: RunningSettings, lastGood: RestartSettings | undefined): RestartSettings {
+  const s = stored ?? SettingsSpec.parse({});
+  const fb = lastGood ?? SettingsSpec.parse({});
+  const refused = (f: string) => (running.refused ?? []).some((r) => r.field.split('.')[0] === f);
+  const mem = refused('memoryMb') || refused('hugepages') ? fb : s;
+  return { pmdCpus: refused('pmdCpus') ? fb.pmdCpus : s.pmdCpus, memoryMb: mem.memoryMb, hugepages: mem.hugepages, vhostIommuSupport: s.vhostIommuSupport };
 }
 
 export function controlCpus(ncpu: number, pmdCpus: number[]): number[] {
@@ -76,7 +104,9 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
   fs.mkdirSync(cfg.runDir, { recursive: true, mode: 0o755 });
   const store = new Store(cfg.stateDir);
   const stored = store.get<SettingsSpec>('settings', 'global')?.spec;
-  const running = runningSettings(stored);
+  const lastGood = store.get<RestartSettings>('settings', LAST_GOOD)?.spec;
+  // A killed agent's hugepage files of this prefix come back to the EAL that starts now.
+  const running = runningSettings(stored, onlineCpus(), lastGood, hostFacts(hugepageFilesMb(cfg.filePrefix)));
   const ncpu = cpuCount();
   const eal = native.init({
     filePrefix: cfg.filePrefix,
@@ -90,7 +120,11 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
     extraArgs: cfg.ealArgs,
   });
   try {
-    return await serve(cfg, native, store, running, eal, listenOn);
+    const agent = await serve(cfg, native, store, running, eal, listenOn);
+    // The datapath started with these: the settings to fall back on when stored ones are refused.
+    const good = startedWith(stored, running, lastGood);
+    if (JSON.stringify(good) !== JSON.stringify(lastGood)) store.put('settings', LAST_GOOD, good);
+    return agent;
   } catch (e) {
     native.shutdown();
     store.close();
@@ -107,6 +141,17 @@ async function serve(
   listenOn: string,
 ): Promise<RunningAgent> {
   const dp = new Datapath(native);
+  // Who runs QEMU: the agent itself ('qemu' backend), or libvirtd as qemu.conf's user.
+  const self = selfIdentity();
+  const libvirtUser = libvirtQemuUser();
+  const libvirt: Identity = userIdentity(libvirtUser) ?? { user: libvirtUser, uid: -1, gids: [] };
+  const qemuIdentity = (backend: string) => (backend === 'libvirt' ? libvirt : self);
+  const policy = socketPolicy({
+    socketGid: cfg.socketGid,
+    qemu: libvirt.uid >= 0 ? { uid: libvirt.uid, gids: libvirt.gids } : undefined,
+    insecureDirs: cfg.insecureSocketDirs,
+  });
+  const files: FilePolicy = { ...defaultFilePolicy(), ...cfg.files };
   const control = new Control(
     store,
     dp,
@@ -114,26 +159,30 @@ async function serve(
       runDir: cfg.runDir,
       allowedSocketDirs: cfg.allowedSocketDirs,
       socketGid: cfg.socketGid,
+      socketPolicy: policy,
       ownFiles: listenOn.startsWith('tcp://') ? [] : [listenOn.replace(/^unix:/, '')],
     },
     running,
   );
   control.reconcile();
   const supervisor = new GuestSupervisor({ stateDir: path.join(cfg.stateDir, 'guests'), qemuBinary: cfg.qemuBinary });
-  const guests = new Guests(store, control, supervisor, { socketGid: cfg.socketGid });
+  const guests = new Guests(store, control, supervisor, { socketGid: cfg.socketGid, files, qemuIdentity });
   await guests.reconcile();
-  const hugepages = new Hugepages(store);
+  const hugepages = new Hugepages(store, undefined, undefined, files);
   const info = () => ({ version: AGENT_VERSION, schemaVersion: store.schemaVersion, pid: process.pid, lcores: eal.lcores, pmds: eal.pmds, running });
   const events = new EventLog();
   // Stored settings this host cannot run were not taken: said once, as an event (and a log line).
   for (const r of running.refused ?? [])
-    events.emit({ type: 'settings', restartRequired: [], reason: `stored ${r.field} refused at start, the default is used: ${r.field} ${r.rule}` });
+    events.emit({ type: 'settings', restartRequired: [], reason: `stored ${r.field} refused at start: ${r.field} ${r.rule}` });
   const watcher = new EventWatcher(events, {
     ports: () => control.ports.list(true),
     guests: () => guests.list(),
     restartRequired: () => control.settings.get().restartRequired,
   });
   watcher.start();
+  // Client ports waiting for a socket they may connect to (socket-policy.ts) are looked at twice a second.
+  const gate = setInterval(() => control.ports.admitWaiting((m) => process.stderr.write(`vhostnet-agent: ${m}\n`)), 500);
+  gate.unref();
   const apiMetrics = new ApiMetrics();
   const server = createServer(routes({ control, dp, guests, hugepages, info, events }), { ...cfg, listen: listenOn, apiMetrics });
   const endpoint = await listen(server, { ...cfg, listen: listenOn });
@@ -168,6 +217,7 @@ async function serve(
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(gate);
       watcher.stop();
       events.wakeAll(); // a long poll would hold server.close() for its whole wait
       if (metrics) await new Promise<void>((r) => metrics!.server.close(() => r()));

@@ -16,13 +16,24 @@ const USAGE = `usage: vhostnet-agent [options]
   --tls-cert FILE --tls-key FILE   serve HTTPS on TCP (required beyond loopback)
   --insecure-tcp      allow plain HTTP on a TCP address beyond loopback (warns)
   --file-prefix NAME  DPDK file prefix, one per agent (default vhostnet)
-  --socket-dir DIR    a directory client ports' sockets may be in (repeatable)
+  --socket-dir DIR    a directory client ports' sockets may be in (repeatable; default
+                      /run/vhostnet-qemu and /var/lib/libvirt/qemu). It, and every directory on
+                      the way, must be writable only by root, the agent or QEMU's user
+  --insecure-socket-dir DIR  a socket directory other users may write, e.g. /tmp (repeatable): any
+                      local user could bind a socket there first and be a guest's frontend
+  --image-dir DIR     a directory guests' disk images, kernels and initrds may be in (repeatable;
+                      default /var/lib/vhostnet/images)
+  --hugepages-dir DIR a directory guests' hugepagesPath and HugepageConfig mountPath may be in
+                      (repeatable; default /dev/hugepages /dev/hugepages1G /mnt/huge /run/vhostnet-hugepages)
+  --allow-block-devices  a guest's disk image may be a block device
   --socket-group GRP  group QEMU runs as: sockets and socket dirs get it (mode 0660/0770)
   --eal-arg ARG       extra DPDK EAL argument (repeatable)
   --metrics-listen ADDR  Prometheus metrics, tcp://host:port (default tcp://127.0.0.1:9477; 'off': none).
                       No token there and nothing that changes state: keep it on loopback or a management network`;
 
 const DEFAULT_METRICS = 'tcp://127.0.0.1:9477';
+/** Root-owned, as a Debian-packaged daemon's: never /tmp, where any user could bind a guest's socket first. */
+const DEFAULT_SOCKET_DIRS = ['/run/vhostnet-qemu', '/var/lib/libvirt/qemu'];
 
 function gid(group: string | undefined): number | undefined {
   if (group === undefined) return undefined;
@@ -42,6 +53,10 @@ async function main(): Promise<void> {
       'insecure-tcp': { type: 'boolean' },
       'file-prefix': { type: 'string', default: 'vhostnet' },
       'socket-dir': { type: 'string', multiple: true },
+      'insecure-socket-dir': { type: 'string', multiple: true },
+      'image-dir': { type: 'string', multiple: true },
+      'hugepages-dir': { type: 'string', multiple: true },
+      'allow-block-devices': { type: 'boolean' },
       'socket-group': { type: 'string' },
       'eal-arg': { type: 'string', multiple: true },
       'metrics-listen': { type: 'string' },
@@ -60,6 +75,15 @@ async function main(): Promise<void> {
   });
   if (warning) process.stderr.write(`vhostnet-agent: ${warning}\n`);
   const runDir = path.resolve(values['run-dir']!);
+  const socketGid = gid(values['socket-group']);
+  const insecureDirs = (values['insecure-socket-dir'] ?? []).map((d) => path.resolve(d));
+  const socketDirs = values['socket-dir']?.map((d) => path.resolve(d)) ?? (values['insecure-socket-dir'] ? [] : DEFAULT_SOCKET_DIRS);
+  // The default directory QEMU's sockets go in is the agent's to make: root's, QEMU's group's when given.
+  if (!values['socket-dir'] && !values['insecure-socket-dir'] && !fs.existsSync(DEFAULT_SOCKET_DIRS[0])) {
+    fs.mkdirSync(DEFAULT_SOCKET_DIRS[0], { recursive: true });
+    if (socketGid !== undefined) fs.chownSync(DEFAULT_SOCKET_DIRS[0], process.getuid!(), socketGid);
+    fs.chmodSync(DEFAULT_SOCKET_DIRS[0], socketGid === undefined ? 0o755 : 0o770);
+  }
   const agent = await startAgent(
     {
       runDir,
@@ -69,8 +93,14 @@ async function main(): Promise<void> {
       tlsCert: values['tls-cert'],
       tlsKey: values['tls-key'],
       filePrefix: values['file-prefix']!,
-      allowedSocketDirs: values['socket-dir']?.map((d) => path.resolve(d)) ?? ['/tmp', '/run', '/var/run', '/var/lib/libvirt/qemu', '/var/lib/vhostnet'],
-      socketGid: gid(values['socket-group']),
+      allowedSocketDirs: [...socketDirs, ...insecureDirs],
+      insecureSocketDirs: insecureDirs,
+      files: {
+        ...(values['image-dir'] ? { imageDirs: values['image-dir'].map((d) => path.resolve(d)) } : {}),
+        ...(values['hugepages-dir'] ? { hugepageDirs: values['hugepages-dir'].map((d) => path.resolve(d)) } : {}),
+        allowBlockDevices: !!values['allow-block-devices'],
+      },
+      socketGid,
       ealArgs: values['eal-arg'],
       metricsListen: values['metrics-listen'] ?? DEFAULT_METRICS,
       // Several agents on one host (tests, namespaces) cannot all have the default port.

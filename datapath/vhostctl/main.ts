@@ -146,7 +146,7 @@ async function run(argv: string[]): Promise<number> {
       out(s, () => {
         const lines = [`vhostnet-agent ${s.version} (pid ${s.pid}, lcores ${s.lcores}, ${s.pmds.length} PMD thread(s))`];
         if (s.settings.restartRequired.length) lines.push(`    restart required for: ${s.settings.restartRequired.join(', ')}`);
-        for (const r of s.running.refused ?? []) lines.push(`    refused at start (the default is used): ${r.field} ${r.rule}`);
+        for (const r of s.running.refused ?? []) lines.push(`    refused at start: ${r.field} ${r.rule}`);
         for (const b of s.bridges) {
           lines.push(`    Bridge ${b.name}`);
           for (const p of s.ports.filter((p) => p.bridge === b.name)) lines.push(...showPort(p, '        '));

@@ -7,7 +7,7 @@ import { Bridge, GuestVM, HugepageConfig, VhostUserClientPort } from 'vhostnet';
 const cfg = new pulumi.Config();
 const kernel = cfg.require('kernel');
 const initrd = cfg.require('initrd');
-const socketDir = cfg.get('socketDir') ?? '/tmp/vhostnet';
+const socketDir = cfg.get('socketDir') ?? '/run/vhostnet-qemu';
 
 const hugepages = new HugepageConfig('hugepages', { pageSize: '2M', pages: cfg.getNumber('hugepages') ?? 1536, mountPath: '/dev/hugepages' });
 const br0 = new Bridge('br0');

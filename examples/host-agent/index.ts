@@ -11,14 +11,14 @@
 //   version                        names what is installed (default: the package's sha256)
 //   listen                         tcp://127.0.0.1:8470 by default: the program must run on the host
 //   runDir, stateDir, filePrefix   as HostAgentArgs (defaults: /run/vhostnet, /var/lib/vhostnet, vhostnet)
-//   socketDir                      where QEMU's socket for the port will be (default /tmp/vhostnet)
+//   socketDir                      where QEMU's socket for the port will be (default /run/vhostnet-qemu, the agent's default socket directory)
 //   agentArgs                      extra agent arguments (list)
 import * as pulumi from '@pulumi/pulumi';
 import { HostAgent } from 'vhostnet/components';
 import { Bridge, VhostUserClientPort } from 'vhostnet';
 
 const cfg = new pulumi.Config();
-const socketDir = cfg.get('socketDir') ?? '/tmp/vhostnet';
+const socketDir = cfg.get('socketDir') ?? '/run/vhostnet-qemu';
 
 const host = new HostAgent('h1', {
   connection: {

@@ -5,7 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { Bridge, VhostUserClientPort } from 'vhostnet';
 
 const cfg = new pulumi.Config();
-const socketDir = cfg.get('socketDir') ?? '/tmp';
+const socketDir = cfg.get('socketDir') ?? '/run/vhostnet-qemu';
 const queues = cfg.getNumber('queues') ?? 2;
 
 const br0 = new Bridge('br0');

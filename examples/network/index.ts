@@ -18,7 +18,7 @@ const guest = (ip: number, peer: number) => ({
 
 const net = new VhostNetwork('net', {
   bridge: 'br0',
-  socketDir: cfg.get('socketDir') ?? '/tmp/vhostnet',
+  socketDir: cfg.get('socketDir') ?? '/run/vhostnet-qemu',
   hugepages: { pages: cfg.getNumber('hugepages') ?? 1536, mountPath: '/dev/hugepages' },
   guests: { vm1: guest(1, 2), vm2: guest(2, 1) },
 });

@@ -7,7 +7,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { Bridge, VhostUserClientPort } from 'vhostnet';
 
 const cfg = new pulumi.Config();
-const socketDir = cfg.get('socketDir') ?? '/tmp';
+const socketDir = cfg.get('socketDir') ?? '/run/vhostnet-qemu';
 
 const br0 = new Bridge('br0');
 const ports = [0, 1].map(

@@ -51,6 +51,9 @@ export class AgentProcess {
       `vhn-${this.name}`,
       '--socket-dir',
       this.dir,
+      // The test guest's kernel and initrd are in the build cache (scripts/build-guest-image.sh).
+      '--image-dir',
+      process.env.VHOSTNET_CACHE ?? path.join(os.homedir(), '.cache', 'vhostnet'),
       '--eal-arg=--log-level=lib.eal:error',
       ...this.extraArgs,
     ];

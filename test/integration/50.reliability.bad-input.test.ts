@@ -200,6 +200,24 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     { what: 'settings: vhostSockDir with ..', method: 'PUT', path: '/v1/settings', body: { vhostSockDir: 'a/../..' }, field: 'vhostSockDir' },
     { what: 'settings: pmdMaxSleepUs 20000', method: 'PUT', path: '/v1/settings', body: { pmdMaxSleepUs: 20000 }, field: 'pmdMaxSleepUs' },
     { what: 'settings: pmdMaxSleepUs -1', method: 'PUT', path: '/v1/settings', body: { pmdMaxSleepUs: -1 }, field: 'pmdMaxSleepUs' },
+    { what: 'settings: pmdCpus a CPU this host lacks', method: 'PUT', path: '/v1/settings', body: { pmdCpus: [1000] }, field: 'pmdCpus.0' },
+    { what: 'settings: hugepages on beyond the free ones', method: 'PUT', path: '/v1/settings', body: { hugepages: 'on', memoryMb: 65536 }, field: 'memoryMb' },
+    // ---- guest files and hugetlbfs mounts (issue 13: QEMU runs as root)
+    {
+      what: 'guest: a block device as its disk',
+      method: 'PUT',
+      path: '/v1/guests/vm9',
+      body: { memoryMb: 64, accel: 'tcg', boot: { kind: 'disk', image: '/dev/sda' } },
+      field: 'boot.image',
+    },
+    {
+      what: 'guest: a kernel outside the image directories',
+      method: 'PUT',
+      path: '/v1/guests/vm9',
+      body: { memoryMb: 64, accel: 'tcg', boot: { kind: 'kernel', kernel: '/etc/shadow' } },
+      field: 'boot.kernel',
+    },
+    { what: 'hugepages: hugetlbfs over /etc', method: 'PUT', path: '/v1/hugepages/h9', body: { pages: 0, mountPath: '/etc' }, field: 'mountPath' },
     // ---- query flags
     { what: 'dryRun=yes', method: 'PUT', path: '/v1/bridges/b1?dryRun=yes', body: {}, field: 'dryRun' },
     { what: 'adopt=2', method: 'PUT', path: '/v1/bridges/owned?adopt=2', body: { owner: 'stack-b' }, field: 'adopt' },

@@ -15,7 +15,8 @@ import {
   type Stored,
 } from '../../api';
 import { guestBackends, type GuestBackends, type GuestSupervisor } from '../guest';
-import { hugepageMemory } from '../host';
+import { defaultFilePolicy, filePathIssue, type FilePolicy } from '../file-policy';
+import { cannotCreateIn, hugepageMemory, selfIdentity, type Identity } from '../host';
 import type { Store, StoredObject } from '../store';
 import { ChangeSequence, diffFields, type AsyncObjectClass, type AsyncPlan } from './change';
 import type { Control } from './plane';
@@ -38,7 +39,15 @@ export class Guests implements AsyncObjectClass<GuestVmSpec, StoredGuest, GuestV
     private readonly control: Control,
     /** Plans every guest's QEMU command, whichever backend runs it. */
     private readonly supervisor: GuestSupervisor,
-    private readonly opts: { socketGid?: number; log?: (m: string) => void; backends?: GuestBackends },
+    private readonly opts: {
+      socketGid?: number;
+      log?: (m: string) => void;
+      backends?: GuestBackends;
+      /** Where images, kernels, initrds and hugepagesPath may be (file-policy.ts); default: the packaged directories. */
+      files?: FilePolicy;
+      /** The user QEMU runs as under each backend: 'qemu' is the agent itself, 'libvirt' qemu.conf's user. */
+      qemuIdentity?: (backend: GuestSpec['backend']) => Identity;
+    },
   ) {
     this.backends = opts.backends ?? guestBackends(supervisor);
     this.changes = new ChangeSequence(store, (m) => this.log(m));
@@ -106,6 +115,19 @@ export class Guests implements AsyncObjectClass<GuestVmSpec, StoredGuest, GuestV
     return { ...rest, nics };
   }
 
+  /** Refuses files and directories outside the configured ones, and block devices (dry runs too). */
+  private checkPaths(spec: StoredGuest): void {
+    const f = this.opts.files ?? defaultFilePolicy();
+    const b = spec.boot;
+    const issues = [
+      b.kind === 'disk' ? filePathIssue('boot.image', b.image, f.imageDirs, 'file', '--image-dir', f.allowBlockDevices) : undefined,
+      b.kind === 'kernel' ? filePathIssue('boot.kernel', b.kernel, f.imageDirs, 'file', '--image-dir') : undefined,
+      b.kind === 'kernel' && b.initrd !== undefined ? filePathIssue('boot.initrd', b.initrd, f.imageDirs, 'file', '--image-dir') : undefined,
+      filePathIssue('hugepagesPath', spec.hugepagesPath, f.hugepageDirs, 'dir', '--hugepages-dir'),
+    ].filter((i) => i !== undefined);
+    if (issues.length) throw new ApiError('invalid', `invalid guest: ${issues.map((p) => `${p.field} ${p.rule}`).join('; ')}`, issues);
+  }
+
   /** Host checks a dry run makes too: hugepages, PMD cores, socket directories. */
   private checkHost(spec: GuestSpec, replacing?: GuestSpec, replacingRuns = false): void {
     const problems: { field: string; rule: string }[] = [];
@@ -127,14 +149,12 @@ export class Guests implements AsyncObjectClass<GuestVmSpec, StoredGuest, GuestV
     if (clashE.length) problems.push({ field: 'pinning.emulator', rule: `must not use the PMD cores (${clashE.join(',')})` });
     spec.nics.forEach((n, i) => {
       if (n.portMode !== 'client') return; // QEMU creates client ports' sockets: it needs their directory
-      const dir = path.dirname(n.socketPath);
-      let at = dir;
-      while (!fs.existsSync(at)) at = path.dirname(at);
-      try {
-        fs.accessSync(at, fs.constants.W_OK | fs.constants.X_OK);
-      } catch {
-        problems.push({ field: `nics.${i}.socketPath`, rule: `must be in a directory QEMU can write (${at} is not writable)` });
-      }
+      // As the user QEMU runs as, not access() as root (which always passes); a directory the agent
+      // will create is judged as prepareSocketDirs makes it.
+      const who = (this.opts.qemuIdentity ?? (() => selfIdentity()))(spec.backend);
+      const created = this.opts.socketGid !== undefined ? { gid: this.opts.socketGid, mode: 0o770 } : { gid: process.getgid?.() ?? 0, mode: 0o700 };
+      const why = cannotCreateIn(path.dirname(n.socketPath), who, created);
+      if (why) problems.push({ field: `nics.${i}.socketPath`, rule: `must be in a directory QEMU can write: ${why}` });
     });
     if (problems.length)
       throw new ApiError('invalid', `guest ${spec.name} cannot run here: ${problems.map((p) => `${p.field} ${p.rule}`).join('; ')}`, problems);
@@ -195,6 +215,7 @@ export class Guests implements AsyncObjectClass<GuestVmSpec, StoredGuest, GuestV
       disruptive: restart && (await this.isRunning(resolved)),
       ...(restart ? { why: 'the guest restarts with the new command line' } : {}),
     };
+    if (change.op !== 'none') this.checkPaths(spec);
     if (change.op === 'create' || restart) {
       await this.checkBackend(resolved);
       this.checkHost(resolved, old, !!old && (await this.isRunning(old)));
@@ -256,8 +277,10 @@ export class Guests implements AsyncObjectClass<GuestVmSpec, StoredGuest, GuestV
       if (n.portMode !== 'client') continue;
       const dir = path.dirname(n.socketPath);
       if (fs.existsSync(dir)) continue;
-      fs.mkdirSync(dir, { recursive: true, mode: this.opts.socketGid !== undefined ? 0o770 : 0o700 });
-      if (this.opts.socketGid !== undefined) fs.chownSync(dir, process.getuid!(), this.opts.socketGid);
+      const first = fs.mkdirSync(dir, { recursive: true, mode: this.opts.socketGid !== undefined ? 0o770 : 0o700 });
+      // Every directory made, not only the last: QEMU must search its way down to it.
+      if (this.opts.socketGid !== undefined && first)
+        for (let d = dir; d.length >= first.length; d = path.dirname(d)) fs.chownSync(d, process.getuid!(), this.opts.socketGid);
     }
   }
 

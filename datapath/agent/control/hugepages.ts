@@ -2,6 +2,7 @@
 // (a shortfall is an error and the old reservation is put back), mounts hugetlbfs where asked,
 // and on delete restores the reservation it found.
 import { ApiError, HugepageSpec, type ChangeOptions, type ChangeResult, type HugepageState, type Stored } from '../../api';
+import { defaultFilePolicy, filePathIssue, type FilePolicy } from '../file-policy';
 import { HugepagePool, PAGE_KB, isHugetlbfsMounted, mountHugetlbfs, unmount } from '../host';
 import type { Store, StoredObject } from '../store';
 import { ChangeSequence, type ObjectClass, type Plan, type Removal } from './change';
@@ -24,6 +25,8 @@ export class Hugepages implements ObjectClass<HugepageSpec, StoredHugepages, Hug
     /** The sysfs root; tests of the agent's own logic never point it elsewhere on a real host. */
     private readonly sysfs = '/sys',
     log: (m: string) => void = (m) => process.stderr.write(`vhostnet-agent: ${m}\n`),
+    /** Where mountPath may be (--hugepages-dir): a hugetlbfs over /etc would hide the host's configuration. */
+    private readonly files: FilePolicy = defaultFilePolicy(),
   ) {
     this.changes = new ChangeSequence(store, log);
   }
@@ -71,6 +74,8 @@ export class Hugepages implements ObjectClass<HugepageSpec, StoredHugepages, Hug
         throw new ApiError('conflict', `hugepage config ${other.name} already manages ${where}`, [
           { field: 'pageSize', rule: 'must not be managed by two configs' },
         ]);
+    const mountIssue = spec.mountPath === undefined ? undefined : filePathIssue('mountPath', spec.mountPath, this.files.hugepageDirs, 'dir', '--hugepages-dir');
+    if (mountIssue) throw new ApiError('invalid', `invalid hugepage config: ${mountIssue.field} ${mountIssue.rule}`, [mountIssue]);
     const pool = this.pool(spec);
     if (!pool.exists())
       throw new ApiError(

@@ -24,7 +24,7 @@ export class Control {
     readonly running: RunningSettings,
   ) {
     this.log = opts.log ?? ((msg) => process.stderr.write(`vhostnet-agent: ${msg}\n`));
-    const ctx: PortContext = { dp, store, opts, running, sockDir: () => storedSettings(store).spec.vhostSockDir, applyErrors: new Map() };
+    const ctx: PortContext = { dp, store, opts, running, sockDir: () => storedSettings(store).spec.vhostSockDir, applyErrors: new Map(), waiting: new Map() };
     this.ports = new Ports(ctx, this.log);
     this.bridges = new Bridges(store, dp, this.ports, this.log);
     this.settings = new Settings(store, dp, this.ports, opts, running, this.log);

@@ -14,7 +14,7 @@ import {
   type Stored,
 } from '../../api';
 import type { Datapath } from '../datapath';
-import { onlineCpus } from '../host';
+import { hugepageMemory, memAvailableMb, onlineCpus } from '../host';
 import type { Store, StoredObject } from '../store';
 import { ChangeSequence, diffFields, type ObjectClass, type Plan, type Removal } from './change';
 import { ownSocket, serverSocketPath, type ControlOptions, type Ports } from './ports';
@@ -36,6 +36,46 @@ export function storedSettings(store: Store): { spec: StoredSettings; version: n
 export function pmdCpuProblems(cpus: number[], online: number[]): FieldIssue[] {
   const list = online.join(',');
   return cpus.flatMap((c, i) => (online.includes(c) ? [] : [{ field: `pmdCpus.${i}`, rule: `must be a CPU this host has online (${list}); ${c} is not` }]));
+}
+
+/** What the host offers the datapath's restart-required settings. */
+export interface HostFacts {
+  online: number[];
+  /** Free hugepage memory the datapath could take, MiB (with what it holds itself). */
+  hugeFreeMb: number;
+  /** Ordinary memory available (--no-huge), MiB. */
+  memAvailableMb: number;
+}
+
+/** The host as it is now; heldMb: hugepage memory the datapath holds and would give back at a restart. */
+export function hostFacts(heldMb = 0): HostFacts {
+  return { online: onlineCpus(), hugeFreeMb: hugepageMemory().freeMb + heldMb, memAvailableMb: memAvailableMb() };
+}
+
+/** The restart-required settings, as the last start that worked took them (kept in the store). */
+export type RestartSettings = Pick<SettingsSpec, 'pmdCpus' | 'memoryMb' | 'hugepages' | 'vhostIommuSupport'>;
+
+/** The store's name of the last restart-required settings the datapath started with. */
+export const LAST_GOOD = 'last-good';
+
+/**
+ * Why this host cannot start the datapath with these settings: PMD CPUs it has online, and the
+ * memory they ask for (free hugepages for hugepages 'on', available memory without hugepages).
+ */
+export function settingsHostProblems(s: RestartSettings, host: HostFacts): FieldIssue[] {
+  const out = pmdCpuProblems(s.pmdCpus, host.online);
+  const huge = s.hugepages === 'on' || (s.hugepages === 'auto' && host.hugeFreeMb >= s.memoryMb);
+  if (s.hugepages === 'on' && s.memoryMb > host.hugeFreeMb)
+    out.push({
+      field: 'memoryMb',
+      rule: `must fit the free hugepages with hugepages 'on' (${s.memoryMb} MiB asked, ${host.hugeFreeMb} MiB free): reserve more with a HugepageConfig, or set hugepages 'auto'`,
+    });
+  else if (!huge && s.memoryMb > host.memAvailableMb)
+    out.push({
+      field: 'memoryMb',
+      rule: `must fit the host's available memory without hugepages (${s.memoryMb} MiB asked, ${host.memAvailableMb} MiB available)`,
+    });
+  return out;
 }
 
 export class Settings implements ObjectClass<SettingsSpec, StoredSettings, SettingsState> {
@@ -86,8 +126,13 @@ export class Settings implements ObjectClass<SettingsSpec, StoredSettings, Setti
     const cur = storedSettings(this.store).spec;
     const diff = diffFields(cur, spec);
     // Checked when set, against this host: at the next start it would be too late to say so.
-    const cpuProblems = diff.some((d) => d.field === 'pmdCpus') ? pmdCpuProblems(spec.pmdCpus, onlineCpus()) : [];
-    if (cpuProblems.length) throw new ApiError('invalid', `invalid settings: ${cpuProblems.map((p) => `${p.field} ${p.rule}`).join('; ')}`, cpuProblems);
+    const restartDiff = diff.filter((d) => (RESTART_SETTINGS as readonly string[]).includes(d.field)).map((d) => d.field.split('.')[0]);
+    const hostProblems = restartDiff.length
+      ? settingsHostProblems(spec, hostFacts(this.running.hugepages ? this.running.memoryMb : 0)).filter(
+          (p) => restartDiff.includes(p.field.split('.')[0]) || (p.field === 'memoryMb' && restartDiff.includes('hugepages')),
+        )
+      : [];
+    if (hostProblems.length) throw new ApiError('invalid', `invalid settings: ${hostProblems.map((p) => `${p.field} ${p.rule}`).join('; ')}`, hostProblems);
     const sockDirMoves = cur.vhostSockDir !== spec.vhostSockDir;
     const serverPorts = this.ports.stored().filter((p) => p.spec.type === 'dpdkvhostuser');
     const change: PlannedChange = {

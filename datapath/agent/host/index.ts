@@ -5,3 +5,4 @@ export * from './hugetlb';
 export * from './interfaces';
 export * from './meminfo';
 export * from './neighbours';
+export * from './users';

@@ -73,7 +73,12 @@ describe('guest backends: the one place a guest is dispatched (own logic)', () =
   const guestSpec = (name: string, port: string, backend: GuestBackendName) =>
     parse(GuestVmSpec, { name, memoryMb: 256, accel: 'tcg', boot: { kind: 'kernel', kernel: '/k' }, nics: [{ port }], backend }, 'guest');
   const make = (qemu: RecordingBackend, libvirt: RecordingBackend) =>
-    new Guests(store, control, supervisor, { backends: new GuestBackends({ qemu, libvirt }), log: () => {} });
+    // The kernel '/k' is never read: every directory is an image directory here.
+    new Guests(store, control, supervisor, {
+      backends: new GuestBackends({ qemu, libvirt }),
+      log: () => {},
+      files: { imageDirs: ['/'], hugepageDirs: ['/dev/hugepages'], allowBlockDevices: false },
+    });
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-backends-'));

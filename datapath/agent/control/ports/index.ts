@@ -136,6 +136,18 @@ export class Ports implements ObjectClass<PortSpec, StoredPort, PortState> {
     for (const p of this.stored()) this.reapply(p.name, p.spec, log);
   }
 
+  /**
+   * Client ports waiting for their socket are admitted once it passes the socket policy, and a
+   * disconnected one whose socket was replaced by one that does not is let go of (vhost-user.ts).
+   */
+  admitWaiting(log: (msg: string) => void): void {
+    for (const p of this.stored()) {
+      if (p.spec.type !== 'dpdkvhostuserclient') continue;
+      if (!this.ctx.waiting.has(p.name) && this.ctx.dp.portInfo(p.name)?.connected !== false) continue;
+      this.reapply(p.name, p.spec, log);
+    }
+  }
+
   /** Applies a stored port again (settings moved its socket); a failure is recorded as the port's reason. */
   reapply(name: string, spec: StoredPort, log?: (msg: string) => void): void {
     try {

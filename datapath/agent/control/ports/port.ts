@@ -4,6 +4,7 @@
 import { ApiError, type FieldIssue, type PortEnd, type PortSpec, type PortState, type RunningSettings, type Stored } from '../../../api';
 import { sameApplied, type AppliedPort, type Datapath } from '../../datapath';
 import type { Store } from '../../store';
+import type { SocketPolicy } from '../../socket-policy';
 
 export interface ControlOptions {
   /** Server ports' sockets live under runDir/vhostSockDir. */
@@ -14,6 +15,8 @@ export interface ControlOptions {
   ownFiles?: string[];
   /** Group that QEMU runs as: socket directories and server sockets get it, mode 0770/0660. */
   socketGid?: number;
+  /** Who may own client ports' sockets and the directories on their way (socket-policy.ts); default: root and the agent. */
+  socketPolicy?: SocketPolicy;
   /** Where change records go (stderr by default). */
   log?: (msg: string) => void;
 }
@@ -28,6 +31,8 @@ export interface PortContext {
   sockDir(): string;
   /** Why a stored port is not in the datapath (its last apply failed), by name. */
   readonly applyErrors: Map<string, string>;
+  /** Client ports held out of the datapath until their socket may be connected to, with why (vhost-user.ts). */
+  readonly waiting: Map<string, string>;
 }
 
 /** One port of a given class: constructed from its stored spec, as OVS constructs a netdev. */

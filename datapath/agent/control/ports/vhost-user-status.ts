@@ -78,6 +78,8 @@ export function portStatus(args: {
   expectedQueues: number;
   iommu: boolean;
   applyError?: string;
+  /** Why a client port is held out of the datapath (its socket is missing or refused). */
+  waiting?: string;
 }): PortStatus {
   const { mode, socketPath, info, expectedQueues, iommu } = args;
   const offered = info?.offeredFeatures ?? '0x0';
@@ -101,6 +103,7 @@ export function portStatus(args: {
     queues: info?.queues ?? [],
   };
   if (args.applyError) status.reason = `not in the datapath: ${args.applyError}`;
+  else if (args.waiting) status.reason = args.waiting;
   else if (!info) status.reason = 'not in the datapath';
   else if (!info.connected) {
     status.reason =

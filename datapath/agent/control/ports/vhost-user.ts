@@ -16,7 +16,8 @@ import {
   type VhostUserPortSpec,
   type VhostUserPortState,
 } from '../../../api';
-import type { AppliedPort, AppliedVhostUser } from '../../datapath';
+import { sameApplied, type AppliedPort, type AppliedVhostUser } from '../../datapath';
+import { inInsecureDir, socketDirProblem, socketFileCheck, socketPolicy, type SocketPolicy } from '../../socket-policy';
 import { Port, type ControlOptions } from './port';
 import { portStatus } from './vhost-user-status';
 
@@ -33,6 +34,73 @@ export function ownSocket(opts: ControlOptions, p: string): boolean {
 export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
   private get mode() {
     return portMode(this.spec.type);
+  }
+
+  private get policy(): SocketPolicy {
+    return this.ctx.opts.socketPolicy ?? socketPolicy({ socketGid: this.ctx.opts.socketGid });
+  }
+
+  /** The allowed directory a client port's socket is in. */
+  private allowedDir(p: string): string | undefined {
+    return this.ctx.opts.allowedSocketDirs.find((d) => p.startsWith(path.resolve(d) + path.sep));
+  }
+
+  /**
+   * Why the datapath must not connect to this client port's socket now, or undefined when it may:
+   * its directories let someone else bind it, or the file there is not a trusted socket.
+   */
+  private connectRefusal(): { missing: boolean; why: string } | undefined {
+    const p = this.socketPath();
+    const dir = this.allowedDir(p);
+    const dirWhy = dir === undefined ? `${p} is outside the allowed socket directories` : socketDirProblem(this.policy, dir, p);
+    if (dirWhy) return { missing: false, why: `socket refused: ${dirWhy}` };
+    const f = socketFileCheck(this.policy, p);
+    if (f.ok) return undefined;
+    return f.missing
+      ? {
+          missing: true,
+          why: `socket missing: ${p} does not exist yet (QEMU creates it with server=on when the guest starts); the port connects when it appears`,
+        }
+      : { missing: false, why: `socket refused: ${f.why}` };
+  }
+
+  /** Whether the socket's directory is one the operator allowed although other users may write it (--insecure-socket-dir). */
+  private inInsecureDir(): boolean {
+    return inInsecureDir(this.policy, this.socketPath());
+  }
+
+  /**
+   * A client port enters the datapath only when its socket may be connected to: DPDK connects to
+   * whatever is bound there. A missing socket is waited for only in an insecure directory: in the
+   * others no one but root, the agent or QEMU's user can create it, so DPDK may wait for it itself.
+   * Until then the port waits, with the reason as its status.
+   */
+  apply(): void {
+    if (this.mode !== 'client') return super.apply();
+    const { dp, waiting } = this.ctx;
+    const want = this.wanted();
+    const have = dp.applied(this.name);
+    const admit = (r: { missing: boolean } | undefined) => !r || (r.missing && !this.inInsecureDir());
+    if (sameApplied(have, want)) {
+      // In the datapath already: let go of it while disconnected from a socket it must not connect to.
+      const r = have && !dp.portInfo(this.name)?.connected ? this.connectRefusal() : undefined;
+      if (admit(r)) return;
+      this.remove();
+      waiting.set(this.name, r!.why);
+      return;
+    }
+    const r = this.connectRefusal();
+    if (admit(r)) {
+      waiting.delete(this.name);
+      return super.apply();
+    }
+    if (have) this.remove();
+    waiting.set(this.name, r!.why);
+  }
+
+  /** Whether this port waits for its socket (ports.ts admits it when it passes). */
+  get isWaiting(): boolean {
+    return this.ctx.waiting.has(this.name);
   }
 
   /** The socket the datapath uses: vhostServerPath, or the one it creates under the run dir. */
@@ -59,6 +127,15 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
     const dirs = client ? opts.allowedSocketDirs : [opts.runDir];
     const inside = dirs.find((d) => p.startsWith(path.resolve(d) + path.sep));
     if (!inside) throw bad(`must be inside ${dirs.join(' or ')} (the allowed socket directories)`);
+    if (client) {
+      const dirWhy = socketDirProblem(this.policy, inside, p);
+      if (dirWhy)
+        throw bad(
+          `must be in a directory only root, the agent or QEMU's user can write: ${dirWhy} (an operator may allow such a directory with --insecure-socket-dir)`,
+        );
+      const f = socketFileCheck(this.policy, p);
+      if (!f.ok && !f.missing) throw bad(`must be a socket owned by root, the agent or QEMU's user, not writable by every user: ${f.why}`);
+    }
     // Walk from the allowed directory down: a symlink could point the datapath anywhere.
     let at = path.resolve(inside);
     for (const part of path.relative(inside, p).split(path.sep)) {
@@ -116,6 +193,7 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
         expectedQueues: this.spec.queues,
         iommu: this.ctx.running.vhostIommuSupport,
         applyError: this.ctx.applyErrors.get(this.name),
+        waiting: this.ctx.waiting.get(this.name),
       });
     return state;
   }
@@ -154,6 +232,7 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
 
   remove(): void {
     super.remove();
+    this.ctx.waiting.delete(this.name);
     // Where the socket is now, whether or not the datapath had it (a stale one from a killed agent).
     if (this.spec.type === 'dpdkvhostuser') fs.rmSync(this.socketPath(), { force: true });
   }

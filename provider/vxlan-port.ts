@@ -13,6 +13,8 @@ export interface VxlanUnderlayArgs {
   remoteMac?: pulumi.Input<string>;
   /** Outer source MAC; the interface's MAC when absent. */
   localMac?: pulumi.Input<string>;
+  /** 'af_packet' (default) or 'af_xdp' (AF_XDP sockets; af_packet where the interface refuses them). */
+  driver?: pulumi.Input<'af_xdp' | 'af_packet'>;
 }
 
 export interface VxlanPortArgs extends ConnectionArgs {

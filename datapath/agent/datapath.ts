@@ -19,6 +19,7 @@ export interface AppliedTunnel {
   remoteMac: string;
   vni: number;
   udpPort: number;
+  driver: 'af_xdp' | 'af_packet';
 }
 
 export interface AppliedVxlan {

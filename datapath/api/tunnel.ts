@@ -32,6 +32,13 @@ export const VxlanUnderlay = z.strictObject({
   remoteMac: Mac.optional(),
   /** Source MAC of the outer frames; the interface's own MAC when absent. */
   localMac: Mac.optional(),
+  /**
+   * How the datapath drives the interface: 'af_packet' (a packet socket, a system call per burst;
+   * the kernel still sees every frame) or 'af_xdp' (an AF_XDP socket per PMD: no system call per
+   * packet, but the interface's frames go to the datapath instead of the kernel; af_packet, with
+   * a warning saying why, where the interface refuses it). Replaces on change.
+   */
+  driver: z.enum(['af_xdp', 'af_packet'], { error: "must be 'af_xdp' or 'af_packet'" }).default('af_packet'),
 });
 
 export const VxlanPortSpec = z
@@ -60,8 +67,17 @@ export interface VxlanPortStatus {
   /** Why the tunnel is not forwarding: not in the datapath, underlay interface missing or not up. */
   reason?: string;
   /** What the datapath uses: the MACs resolved at apply time. */
-  underlay: { iface: string; operstate?: string; localMac?: string; remoteMac?: string };
-  /** Always empty for now; present so readers that list every port's warnings need no special case. */
+  underlay: {
+    iface: string;
+    operstate?: string;
+    localMac?: string;
+    remoteMac?: string;
+    /** How the datapath drives it (af_packet when af_xdp was asked for and refused: see warnings). */
+    driver?: 'af_xdp' | 'af_packet';
+    /** af_xdp: how its XDP program is attached, 'native' (in the driver) or 'generic' (on an skb). */
+    xdpMode?: 'native' | 'generic' | 'offload';
+  };
+  /** Why the underlay is not what was asked for (af_xdp refused), and what af_xdp costs the kernel. */
   warnings: string[];
   stats: QueueCounters;
   queues: QueueCounters[];

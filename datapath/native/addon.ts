@@ -72,6 +72,9 @@ export interface PortInfo {
   guestMtu?: number;
   /** Tunnel ports: the underlay interface's MTU when the port was made. */
   underlayMtu?: number;
+  /** Tunnel ports: how the underlay is driven, and why not af_xdp when it was asked for and refused. */
+  underlayDriver?: 'af_xdp' | 'af_packet';
+  underlayFallback?: string;
   /** Totals and per queue pair (index = queue pair). */
   stats: QueueStats;
   queues: QueueStats[];
@@ -138,6 +141,8 @@ export interface NativeDatapath {
     remoteMac: string;
     vni: number;
     udpPort: number;
+    /** 'af_xdp': try AF_XDP on the underlay first (af_packet if the interface refuses it); af_packet otherwise. */
+    driver?: 'af_xdp' | 'af_packet';
   }): number;
   /**
    * An uplink port on the bridge: the DPDK ethdev devargs names (a PCI address, probed if the EAL

@@ -93,6 +93,47 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     assert.equal((await b.counters())[0].rxBytes, 100 * 1514);
   });
 
+  it('an af_xdp underlay: the status says so and in which XDP mode, and frames cross both ways; back to af_packet after', async function () {
+    const c = hosts[0].agent!.client;
+    // While AF_XDP holds the veth its kernel sees no ARP: the next hop's MAC is given, not looked up.
+    const remoteMac = (await vx(0)).underlay.remoteMac!;
+    const put = (underlay: object) =>
+      c.put('/ports/vx', { bridge: 'br0', type: 'vxlan', vni: VNI, underlay: { iface: VETH[0], localIp: IP[0], remoteIp: IP[1], ...underlay } });
+    await put({ driver: 'af_xdp', remoteMac });
+    try {
+      const s = await waitFor('tunnel A up again', async () => ((await vx(0)).link === 'up' ? vx(0) : false));
+      if (s.underlay.driver === 'af_packet') {
+        // Only a kernel that refuses AF_XDP on a veth gets here; the warning says what it said.
+        assert.match(s.warnings.join(' '), /af_xdp did not attach to vhn-va \(.+\): af_packet carries the tunnel/);
+        console.log(`      af_xdp refused here: ${s.warnings.join(' ')}`);
+        this.skip();
+      }
+      assert.equal(s.underlay.driver, 'af_xdp');
+      assert.ok(s.underlay.xdpMode === 'native' || s.underlay.xdpMode === 'generic', `XDP mode ${s.underlay.xdpMode}`);
+      assert.match(s.warnings.join(' '), /af_xdp takes vhn-va's frames from the kernel/);
+      console.log(`      af_xdp underlay on ${VETH[0]}: XDP mode ${s.underlay.xdpMode}`);
+      const [a, b] = [hosts[0].guest!, hosts[1].guest!];
+      for (const [from, to, mac] of [
+        [a, b, GMAC[1]],
+        [b, a, GMAC[0]],
+      ] as const) {
+        await to.clearCounters();
+        await from.send(0, mac, 300, 1514);
+        await from.settle();
+        await waitFor('300 full-size frames across', async () => (await to.counters())[0].rxPackets >= 300, 10000);
+        await to.settle();
+        assert.deepEqual((await to.counters())[0].rxBytes, 300 * 1514);
+      }
+    } finally {
+      await put({ driver: 'af_packet', remoteMac });
+      // the kernels' neighbour entries lapsed while A's could not answer: fill them again, then
+      // put the tunnel back as it was (MAC from the neighbour table) for the cases below
+      for (let i = 0; i < 2; i++) sh('ip', 'netns', 'exec', NS[i], 'busybox', 'ping', '-c', '1', '-W', '2', IP[1 - i]);
+      await put({});
+      await waitFor('tunnel A on af_packet again', async () => (await vx(0)).link === 'up' && (await vx(0)).underlay.driver === 'af_packet');
+    }
+  });
+
   it('refuses bad tunnel specs, naming the field', async () => {
     const c = hosts[0].agent!.client;
     const base = {

@@ -180,6 +180,11 @@ int tunnelEgress(const Tunnel& t, rte_mbuf* m, const EgressCaps& c, rte_mbuf** o
         return -1;
       }
       out[i]->ol_flags = 0;  // the underlay must not act on the inner frame's lengths
+      if (t.linear && out[i]->nb_segs > 1 && rte_pktmbuf_linearize(out[i]) != 0) {  // af_xdp sends one segment
+        freeAll(out, n);
+        *why = kDropUnderlay;
+        return -1;
+      }
     }
     if (n > 0) return n;
   }

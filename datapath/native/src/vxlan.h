@@ -19,12 +19,14 @@ struct Tunnel {
   uint32_t localIp, remoteIp;     // network order
   uint32_t vniWord;               // network order, VNI << 8 (the VXLAN header's second word)
   uint16_t udpPort;               // network order
-  uint16_t ethPort;               // the af_packet ethdev
+  uint16_t ethPort;               // the underlay ethdev (af_packet or af_xdp)
   uint16_t queues;                // ethdev queue pairs (one per PMD: tx queues are not shared)
   bool raw = false;               // an uplink port (ports/ethdev.cpp): frames as they are, no outer header
   bool linear = false;            // the ethdev sends only the first segment of a chained mbuf (af_xdp)
   uint32_t underlayMtu = 0;       // the interface's MTU when the port was made
   std::string vdevName, iface;
+  std::string driver;    // "af_packet" / "af_xdp": how the underlay is driven
+  std::string fallback;  // why af_xdp was asked for and not used, "" otherwise
 };
 
 // Flow entropy for the outer UDP source port (RFC 7348: 49152..65535): inner MACs, and the

@@ -2,7 +2,7 @@
 // MACs resolved from the interface and the kernel's neighbour table when the spec leaves them out.
 import { ApiError, type FieldIssue, type Stored, type VxlanPortSpec, type VxlanPortState } from '../../../api';
 import type { AppliedVxlan } from '../../datapath';
-import { interfaceMac, neighbourMac, operstate } from '../../host';
+import { interfaceMac, neighbourMac, operstate, xdpMode } from '../../host';
 import { Port } from './port';
 
 const ZERO = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0 };
@@ -25,6 +25,10 @@ export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
   }
 
   warnings(): string[] {
+    const info = this.ctx.dp.portInfo(this.name);
+    const iface = this.spec.underlay.iface;
+    if (info?.underlayFallback) return [`af_xdp did not attach to ${iface} (${info.underlayFallback}): af_packet carries the tunnel, a system call per burst`];
+    if (info?.underlayDriver === 'af_xdp') return [`af_xdp takes ${iface}'s frames from the kernel while the tunnel runs (the kernel no longer answers on it)`];
     return [];
   }
 
@@ -47,11 +51,12 @@ export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
     const oper = operstate(iface);
     const st: NonNullable<VxlanPortState['status']> = {
       link: 'down',
-      underlay: { iface, operstate: oper, localMac: t?.localMac, remoteMac: t?.remoteMac },
-      warnings: [],
+      underlay: { iface, operstate: oper, localMac: t?.localMac, remoteMac: t?.remoteMac, driver: info?.underlayDriver },
+      warnings: this.warnings(),
       stats: info?.stats ?? { ...ZERO },
       queues: info?.queues ?? [],
     };
+    if (info?.underlayDriver === 'af_xdp') st.underlay.xdpMode = xdpMode(iface);
     const err = applyErrors.get(this.name);
     if (err) st.reason = `not in the datapath: ${err}`;
     else if (!info) st.reason = 'not in the datapath';
@@ -88,7 +93,16 @@ export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
     return {
       bridge: this.spec.bridge,
       mode: 'vxlan',
-      tunnel: { iface: u.iface, localIp: u.localIp, remoteIp: u.remoteIp, localMac, remoteMac, vni: this.spec.vni, udpPort: this.spec.udpPort },
+      tunnel: {
+        iface: u.iface,
+        localIp: u.localIp,
+        remoteIp: u.remoteIp,
+        localMac,
+        remoteMac,
+        vni: this.spec.vni,
+        udpPort: this.spec.udpPort,
+        driver: u.driver,
+      },
     };
   }
 

@@ -42,6 +42,7 @@ Napi::Value CreateTunnel(const Napi::CallbackInfo& info) {
   macField(env, o, "remoteMac", "createTunnel: spec.remoteMac", s.remoteMac);
   s.vni = (uint32_t)intIn(env, o.Get("vni"), "createTunnel: spec.vni", 1, 16777215);
   s.udpPort = (uint16_t)intIn(env, o.Get("udpPort"), "createTunnel: spec.udpPort", 1, 65535);
+  s.afXdp = o.Get("driver").IsString() && o.Get("driver").As<Napi::String>().Utf8Value() == "af_xdp";
   return Napi::Number::New(env, guarded(env, [&] { return createTunnel(s); }));
 }
 
@@ -111,6 +112,8 @@ Napi::Value PortInfo(const Napi::CallbackInfo& info) {
   o.Set("mtu", v.mtu);
   if (v.guestMtu) o.Set("guestMtu", v.guestMtu);
   if (v.underlayMtu) o.Set("underlayMtu", v.underlayMtu);
+  if (!v.underlayDriver.empty()) o.Set("underlayDriver", v.underlayDriver);
+  if (!v.underlayFallback.empty()) o.Set("underlayFallback", v.underlayFallback);
   o.Set("stats", statsObject(env, v.total));
   Napi::Array qs = Napi::Array::New(env, v.queues.size());
   for (size_t i = 0; i < v.queues.size(); i++) qs.Set((uint32_t)i, statsObject(env, v.queues[i]));

@@ -21,9 +21,10 @@ struct PortInfoView {
   bool connected = false, socketReady = false;
   int vringsEnabled = 0, vringsTotal = 0, queuePairs = 0;
   uint64_t offered = 0, negotiated = 0;
-  uint32_t mtu = 0;          // the port's (setPortMtu, or its default)
-  uint32_t guestMtu = 0;     // what the guest's virtio-net took (VIRTIO_NET_F_MTU), 0 if it did not
-  uint32_t underlayMtu = 0;  // tunnel ports: the underlay interface's
+  uint32_t mtu = 0;                              // the port's (setPortMtu, or its default)
+  uint32_t guestMtu = 0;                         // what the guest's virtio-net took (VIRTIO_NET_F_MTU), 0 if it did not
+  uint32_t underlayMtu = 0;                      // tunnel ports: the underlay interface's
+  std::string underlayDriver, underlayFallback;  // tunnel ports: Tunnel::driver, Tunnel::fallback
   PortStatsView total;
   std::vector<PortStatsView> queues;
 };

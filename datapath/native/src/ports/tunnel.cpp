@@ -1,6 +1,7 @@
-// VXLAN tunnel ports: the underlay ethdev (DPDK's af_packet PMD over a kernel interface of the
-// agent's network namespace) and the outer header template. The PMDs poll the ethdev's rx queues
-// like vrings and encapsulate / decapsulate inline (vxlan.h).
+// VXLAN tunnel ports: the underlay ethdev (DPDK's af_packet PMD, or its af_xdp PMD when asked and
+// the interface takes it, over a kernel interface of the agent's network namespace) and the outer
+// header template. The PMDs poll the ethdev's rx queues like vrings and encapsulate / decapsulate
+// inline (vxlan.h).
 #include "tunnel.h"
 #include <atomic>
 #include <cstring>
@@ -42,7 +43,8 @@ uint32_t ifaceMtu(const std::string& iface) {
 }
 
 // The longest inner frame a tunnel sends: its MTU, what the underlay's MTU leaves after the outer
-// IPv4/UDP/VXLAN headers and the inner Ethernet header, and the af_packet ring's 2016-byte frames.
+// IPv4/UDP/VXLAN headers and the inner Ethernet header, and the af_packet ring's 2016-byte frames
+// (af_xdp's umem frames, an mbuf's data room, are longer).
 uint32_t tunnelMaxFrame(const Port& p, const Tunnel& t) {
   uint32_t m = p.mtu + 18;
   if (t.underlayMtu > 36 && t.underlayMtu - 36 < m) m = t.underlayMtu - 36;
@@ -50,38 +52,59 @@ uint32_t tunnelMaxFrame(const Port& p, const Tunnel& t) {
 }
 }  // namespace
 
+// Creates vdev name over iface with args, configures and starts it with one queue pair per PMD.
+// "" on success (t.ethPort set), else why not, with nothing of it left.
+static std::string openUnderlay(Tunnel& t, const std::string& name, const std::string& args, uint16_t queues) {
+  int r = rte_vdev_init(name.c_str(), args.c_str());
+  if (r != 0) return "cannot open " + t.iface + " (" + name + "," + args + "): " + rte_strerror(-r) + " (see the EAL log)";
+  uint16_t pid;
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &pid) != 0) {
+    rte_vdev_uninit(name.c_str());
+    return "device " + name + " has no ethdev port";
+  }
+  auto fail = [&](const std::string& what, int err) {
+    rte_eth_dev_close(pid);
+    rte_vdev_uninit(name.c_str());
+    return t.iface + ": " + what + ": " + rte_strerror(err < 0 ? -err : err);
+  };
+  rte_eth_dev_info di{};
+  if ((r = rte_eth_dev_info_get(pid, &di)) != 0) return fail("rte_eth_dev_info_get", r);
+  rte_eth_conf conf{};
+  if ((r = rte_eth_dev_configure(pid, queues, queues, &conf)) != 0) return fail("rte_eth_dev_configure", r);
+  const int sock = rte_eth_dev_socket_id(pid);
+  for (uint16_t q = 0; q < queues; q++) {
+    if ((r = rte_eth_rx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) return fail("rx queue setup", r);
+    if ((r = rte_eth_tx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr)) != 0) return fail("tx queue setup", r);
+  }
+  if ((r = rte_eth_dev_start(pid)) != 0) return fail("rte_eth_dev_start", r);
+  t.ethPort = pid;
+  t.vdevName = name;
+  // af_xdp (22.11) copies only a chained mbuf's first segment into its umem frame.
+  t.linear = !(di.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS);
+  return "";
+}
+
 static void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   std::string why = ifaceState(s.iface);
   if (!why.empty()) throw RangeErr("createTunnel: " + why);
   t.iface = s.iface;
   t.queues = queues;
   t.underlayMtu = ifaceMtu(s.iface);
-  t.vdevName = "net_af_packet_vhn" + std::to_string(vdevSeq++);
+  const std::string seq = std::to_string(vdevSeq++);
+  if (s.afXdp) {
+    // One AF_XDP socket per PMD, on the interface's queues 0..queues-1.
+    why = openUnderlay(t, "net_af_xdp_vhn" + seq, "iface=" + s.iface + ",queue_count=" + std::to_string(queues), queues);
+    if (why.empty()) {
+      t.driver = "af_xdp";
+      return;
+    }
+    t.fallback = why;
+  }
   // a deeper ring absorbs the PMD being descheduled; qdisc bypass saves the tx path a qdisc
-  std::string args = "iface=" + s.iface + ",qpairs=" + std::to_string(queues) + ",framecnt=4096,qdisc_bypass=1";
-  int r = rte_vdev_init(t.vdevName.c_str(), args.c_str());
-  if (r != 0)
-    throw std::runtime_error("createTunnel: cannot open " + s.iface + " with af_packet (" + args + "): " + rte_strerror(-r) +
-                             " (see the EAL log)");
-  uint16_t pid;
-  auto fail = [&](const std::string& what, int err) {
-    rte_eth_dev_close(pid);
-    rte_vdev_uninit(t.vdevName.c_str());
-    throw std::runtime_error("createTunnel: " + s.iface + ": " + what + ": " + rte_strerror(err < 0 ? -err : err));
-  };
-  if (rte_eth_dev_get_port_by_name(t.vdevName.c_str(), &pid) != 0) {
-    rte_vdev_uninit(t.vdevName.c_str());
-    throw std::runtime_error("createTunnel: af_packet device " + t.vdevName + " has no ethdev port");
-  }
-  t.ethPort = pid;
-  rte_eth_conf conf{};
-  if ((r = rte_eth_dev_configure(pid, queues, queues, &conf)) != 0) fail("rte_eth_dev_configure", r);
-  const int sock = rte_eth_dev_socket_id(pid);
-  for (uint16_t q = 0; q < queues; q++) {
-    if ((r = rte_eth_rx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) fail("rx queue setup", r);
-    if ((r = rte_eth_tx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr)) != 0) fail("tx queue setup", r);
-  }
-  if ((r = rte_eth_dev_start(pid)) != 0) fail("rte_eth_dev_start", r);
+  why = openUnderlay(t, "net_af_packet_vhn" + seq,
+                     "iface=" + s.iface + ",qpairs=" + std::to_string(queues) + ",framecnt=4096,qdisc_bypass=1", queues);
+  if (!why.empty()) throw std::runtime_error("createTunnel: " + why);
+  t.driver = "af_packet";
 }
 
 static void closeTunnel(Tunnel& t) {
@@ -92,7 +115,7 @@ static void closeTunnel(Tunnel& t) {
 
 namespace {
 
-// Opens the underlay ethdev (vdev net_af_packetN, one queue pair per PMD) and starts it.
+// Opens the underlay ethdev (vdev net_af_xdp / net_af_packet, one queue pair per PMD), starts it.
 void tunnelOpen(Port& base) {
   auto& p = static_cast<TunnelPort&>(base);
   openTunnel(p.t, p.spec, (uint16_t)std::max<size_t>(1, g.pmds.size()));
@@ -107,6 +130,8 @@ void tunnelInfo(const Port& base, PortInfoView& v) {
   v.connected = p.started && !p.dying;
   v.queuePairs = p.t.queues;  // one underlay queue pair per PMD
   v.underlayMtu = p.t.underlayMtu;
+  v.underlayDriver = p.t.driver;
+  v.underlayFallback = p.t.fallback;
 }
 
 // PMD i sends on the ethdev's tx queue i (af_packet queues are not thread-safe); the rx queues

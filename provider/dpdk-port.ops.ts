@@ -5,7 +5,7 @@ import { objectsOf, pick, type KindOps } from './kind-ops';
 export const dpdkPortOps: KindOps = {
   schema: DpdkPortSpec,
   objects: (c) => objectsOf(c.ports),
-  spec: (p) => ({ ...pick(p, ['name', 'bridge', 'devargs', 'mtu']), type: 'dpdk' }),
+  spec: (p) => ({ ...pick(p, ['name', 'bridge', 'devargs', 'mtu', 'macLimit']), type: 'dpdk' }),
   replaceOn: PORT_REPLACE_FIELDS.dpdk.filter((f) => f !== 'type'),
   outputs: (o) => {
     const st = o.status as { link?: string; reason?: string; device?: { driver?: string } } | undefined;

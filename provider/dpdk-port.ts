@@ -17,6 +17,8 @@ export interface DpdkPortArgs extends ConnectionArgs {
   devargs: pulumi.Input<string>;
   /** The device's MTU (OVS mtu_request); the device's own when absent. Replaces. */
   mtu?: pulumi.Input<number>;
+  /** This port's own limit of learned MACs, 0..4096 (0: no limit); the bridge's macLimitPerPort when absent. In place. */
+  macLimit?: pulumi.Input<number>;
 }
 
 /** An uplink port (OVS interface type dpdk): the bridge's guests reach the physical network through it. */
@@ -38,6 +40,7 @@ export class DpdkPort extends pulumi.dynamic.Resource {
       bridge: args.bridge,
       devargs: args.devargs,
       mtu: args.mtu,
+      macLimit: args.macLimit,
       link: undefined,
       linkReason: undefined,
       driver: undefined,

@@ -15,6 +15,8 @@ export interface VhostUserPortBaseArgs extends ConnectionArgs {
   queues?: pulumi.Input<number>;
   /** The guest NIC's MAC for the QEMU fragment; derived from the name when absent. In place. */
   mac?: pulumi.Input<string>;
+  /** This port's own limit of learned MACs, 0..4096 (0: no limit); the bridge's macLimitPerPort when absent. In place. */
+  macLimit?: pulumi.Input<number>;
 }
 
 /** A vhost-user port of either role: what a user needs next to plug a guest in. */
@@ -47,6 +49,7 @@ export abstract class VhostUserPortBase extends pulumi.dynamic.Resource {
       ...own,
       queues: args.queues,
       mac: args.mac,
+      macLimit: args.macLimit,
       socketPath: undefined,
       macAddress: undefined,
       qemuArgs: undefined,

@@ -28,6 +28,8 @@ export interface VxlanPortArgs extends ConnectionArgs {
   vni: pulumi.Input<number>;
   /** UDP destination port, default 4789. Replaces. */
   udpPort?: pulumi.Input<number>;
+  /** This port's own limit of learned MACs, 0..4096 (0: no limit); the bridge's macLimitPerPort when absent. In place. */
+  macLimit?: pulumi.Input<number>;
 }
 
 /** A vxlan port (OVS interface type vxlan): the bridge reaches another host's bridge through it. */
@@ -51,6 +53,7 @@ export class VxlanPort extends pulumi.dynamic.Resource {
       underlay: args.underlay,
       vni: args.vni,
       udpPort: args.udpPort,
+      macLimit: args.macLimit,
       link: undefined,
       linkReason: undefined,
       localMac: undefined,

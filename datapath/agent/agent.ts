@@ -178,6 +178,7 @@ async function serve(
     ports: () => control.ports.list(true),
     guests: () => guests.list(),
     restartRequired: () => control.settings.get().restartRequired,
+    macLimit: (p) => control.ports.current(p.name)?.spec.macLimit ?? dp.fdbSettings(p.bridge)?.macLimitPerPort,
   });
   watcher.start();
   // Client ports waiting for a socket they may connect to (socket-policy.ts) are looked at twice a second.

@@ -51,8 +51,16 @@ export function sameApplied(a: AppliedPort | undefined, b: AppliedPort): boolean
   return a.path === b.path;
 }
 
+/** A bridge's MAC table settings (BridgeSpec macTableSize, macLimitPerPort). */
+export interface BridgeFdb {
+  tableSize: number;
+  limitPerPort: number;
+}
+
 export class Datapath {
-  private readonly bridges = new Map<string, { id: number; aging: number }>();
+  private readonly bridges = new Map<string, { id: number; aging: number; fdb: BridgeFdb }>();
+  /** Ports' own MAC limits as applied, by name (null: the bridge's). */
+  private readonly portLimits = new Map<string, number>();
   private readonly ports = new Map<string, AppliedPort & { id: number }>();
 
   constructor(readonly native: NativeDatapath) {}
@@ -61,16 +69,44 @@ export class Datapath {
     return this.bridges.has(name);
   }
 
-  ensureBridge(name: string, agingSeconds: number): void {
+  ensureBridge(name: string, agingSeconds: number, fdb?: BridgeFdb): void {
     let b = this.bridges.get(name);
     if (!b) {
-      b = { id: this.native.createBridge(), aging: -1 };
+      b = { id: this.native.createBridge(), aging: -1, fdb: { tableSize: -1, limitPerPort: -1 } };
       this.bridges.set(name, b);
     }
     if (b.aging !== agingSeconds) {
       this.native.setFdbAging(b.id, agingSeconds);
       b.aging = agingSeconds;
     }
+    // Live, as aging: the PMDs read both on their next learn.
+    if (fdb && b.fdb.tableSize !== fdb.tableSize && this.native.setFdbTableSize) {
+      this.native.setFdbTableSize(b.id, fdb.tableSize);
+      b.fdb.tableSize = fdb.tableSize;
+    }
+    if (fdb && b.fdb.limitPerPort !== fdb.limitPerPort && this.native.setFdbPortLimit) {
+      this.native.setFdbPortLimit(b.id, fdb.limitPerPort);
+      b.fdb.limitPerPort = fdb.limitPerPort;
+    }
+  }
+
+  /** A port's own limit on learned MACs (undefined: its bridge's); a port re-created takes it again. */
+  setPortMacLimit(name: string, limit: number | undefined): void {
+    const p = this.ports.get(name);
+    const b = p && this.bridges.get(p.bridge);
+    if (!p || !b || !this.native.setFdbPortLimit || this.portLimits.get(name) === limit) return;
+    this.native.setFdbPortLimit(b.id, limit ?? null, p.id);
+    if (limit === undefined) this.portLimits.delete(name);
+    else this.portLimits.set(name, limit);
+  }
+
+  /** The MAC table's settings as applied: ports' own limits by name. */
+  fdbSettings(bridge: string): { macAgingSeconds: number; macTableSize: number; macLimitPerPort: number; portLimits: Record<string, number> } | undefined {
+    const b = this.bridges.get(bridge);
+    if (!b) return undefined;
+    const portLimits: Record<string, number> = {};
+    for (const [n, l] of this.portLimits) if (this.ports.get(n)?.bridge === bridge) portLimits[n] = l;
+    return { macAgingSeconds: b.aging, macTableSize: b.fdb.tableSize, macLimitPerPort: b.fdb.limitPerPort, portLimits };
   }
 
   removeBridge(name: string): void {
@@ -109,6 +145,7 @@ export class Datapath {
     if (!p) return;
     this.native.destroyPort(p.id);
     this.ports.delete(name);
+    this.portLimits.delete(name); // the datapath forgot it with the port
   }
 
   portInfo(name: string): PortInfo | undefined {

@@ -1,5 +1,5 @@
 // Events: every link change with its reason, tunnels up and down, guests crashing and being
-// restarted, settings that wait for a restart. Each is one structured JSON line on stderr (for
+// restarted, a port reaching its MAC limit, settings that wait for a restart. Each is one structured JSON line on stderr (for
 // journald and log shippers), and kept in a bounded ring that GET /v1/events?since=ID serves,
 // with a long poll (wait=SECONDS) behind `vhostctl events --follow`.
 //
@@ -9,6 +9,8 @@
 import type { NewEvent, VhostnetEvent } from '../api';
 
 export const EVENT_RING = 10000;
+/** A port that keeps hitting its MAC limit is one event per this long, not one per refused MAC. */
+export const MAC_LIMIT_EVENT_EVERY_MS = 60000;
 
 export class EventLog {
   private readonly ring: VhostnetEvent[] = [];
@@ -62,7 +64,7 @@ interface PortLink {
   name: string;
   bridge: string;
   type: string;
-  status?: { link: string; reason?: string };
+  status?: { link: string; reason?: string; stats?: object };
 }
 interface GuestLife {
   name: string;
@@ -74,6 +76,8 @@ export interface WatchSources {
   guests(): Promise<GuestLife[]>;
   /** Settings stored but not yet running (they wait for the agent's next start). */
   restartRequired(): string[];
+  /** The port's limit of learned MACs as the datapath applies it. */
+  macLimit?(port: PortLink): number | undefined;
 }
 
 /**
@@ -84,6 +88,8 @@ export class EventWatcher {
   private links = new Map<string, { link: string; reason?: string }>();
   private guests = new Map<string, { state: string; restarts: number }>();
   private pending: string[] = [];
+  /** Per port: its macLimit refusals at the last look, and at (and when) its last event. */
+  private limited = new Map<string, { seen: number; told: number; at: number }>();
   private primed = false;
   private timer?: NodeJS.Timeout;
   private running = false;
@@ -91,6 +97,7 @@ export class EventWatcher {
   constructor(
     private readonly log: EventLog,
     private readonly src: WatchSources,
+    private readonly now: () => number = Date.now,
   ) {}
 
   start(everyMs = 1000): void {
@@ -113,7 +120,8 @@ export class EventWatcher {
   async check(): Promise<void> {
     const emit = this.primed;
     const seen = new Set<string>();
-    for (const p of this.src.ports()) {
+    const ports = this.src.ports();
+    for (const p of ports) {
       seen.add(p.name);
       const now = { link: p.status?.link ?? 'down', reason: p.status?.reason };
       const was = this.links.get(p.name);
@@ -130,6 +138,7 @@ export class EventWatcher {
           reason: now.reason ?? (!was ? 'port created' : now.link === 'up' ? 'forwarding' : 'down'),
         });
     }
+    this.checkMacLimits(ports, emit);
     for (const [name, was] of this.links)
       if (!seen.has(name)) {
         this.links.delete(name);
@@ -168,5 +177,41 @@ export class EventWatcher {
       this.log.emit({ type: 'settings', restartRequired: pending, reason: `${added.join(', ')} stored; takes effect at the agent's next start` });
     this.pending = pending;
     this.primed = true;
+  }
+
+  // The datapath counts every refused MAC (drops.macLimit); an event says the port is at its
+  // limit: the first refusals after a quiet look, then at most one per MAC_LIMIT_EVENT_EVERY_MS.
+  private checkMacLimits(ports: PortLink[], emit: boolean): void {
+    const now = this.now();
+    const seen = new Set<string>();
+    for (const p of ports) {
+      seen.add(p.name);
+      // the addon's counters carry drops by reason (datapath/native/addon.ts QueueStats)
+      const n = (p.status?.stats as { drops?: { macLimit?: number } } | undefined)?.drops?.macLimit ?? 0;
+      // A port made since the last look (or re-made: its counters restarted) started from 0;
+      // at the first look what is counted already is no news.
+      let cur = this.limited.get(p.name);
+      if (!cur || n < cur.seen) {
+        const from = emit ? 0 : n;
+        cur = { seen: from, told: from, at: -Infinity };
+        this.limited.set(p.name, cur);
+      }
+      const rising = n > cur.seen;
+      cur.seen = n;
+      if (!emit || !rising || now - cur.at < MAC_LIMIT_EVENT_EVERY_MS) continue;
+      const limit = this.src.macLimit?.(p);
+      this.log.emit({
+        type: 'macLimit',
+        port: p.name,
+        bridge: p.bridge,
+        limit: limit ?? 0,
+        refused: n - cur.told,
+        refusedTotal: n,
+        reason: `port ${p.name} holds its limit of ${limit ?? '?'} learned MACs on bridge ${p.bridge}: its new source MACs are not learned (${n - cur.told} refused)`,
+      });
+      cur.told = n;
+      cur.at = now;
+    }
+    for (const name of this.limited.keys()) if (!seen.has(name)) this.limited.delete(name);
   }
 }

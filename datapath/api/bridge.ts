@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { Name, owned, type Stored } from './fields';
+import { MAC_TABLE_MAX, MacLimit, Name, owned, type Stored } from './fields';
+
+export const DEFAULT_MAC_LIMIT_PER_PORT = 2048;
 
 export const BridgeSpec = z.strictObject({
   name: Name,
@@ -9,6 +11,14 @@ export const BridgeSpec = z.strictObject({
     .min(1, { error: 'must be at least 1' })
     .max(86400, { error: 'must be at most 86400' })
     .default(300),
+  /** Most MACs the bridge learns (OVS other_config:mac-table-size); a new one then evicts the oldest. In place. */
+  macTableSize: z
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .max(MAC_TABLE_MAX, { error: `must be at most ${MAC_TABLE_MAX} (the entries the datapath's table holds)` })
+    .default(MAC_TABLE_MAX),
+  /** Most MACs one port may have learned, beyond which its new source MACs are not learned (counted); 0: no limit. In place. */
+  macLimitPerPort: MacLimit.default(DEFAULT_MAC_LIMIT_PER_PORT),
   ...owned,
 });
 export type BridgeSpec = z.output<typeof BridgeSpec>;
@@ -34,7 +44,16 @@ export interface FdbRow {
   ageSeconds: number;
 }
 
+/** The MAC table as the datapath runs it (live reads only). */
+export interface BridgeFdbStatus extends FdbStatsRow {
+  macAgingSeconds: number;
+  macLimitPerPort: number;
+  /** Ports with their own limit (the port's macLimit), by name. */
+  portLimits: Record<string, number>;
+}
+
 export interface BridgeState extends Stored<BridgeSpec> {
   version: number;
   ports: string[];
+  status?: { fdb?: BridgeFdbStatus };
 }

@@ -3,7 +3,7 @@
 // interface through DPDK's af_xdp PMD (preferred) or af_packet PMD.
 import { z } from 'zod';
 import type { QueueCounters } from './counters';
-import { Name, owned, type Stored } from './fields';
+import { Name, PortMacLimit, owned, type Stored } from './fields';
 import { IfName } from './tunnel';
 
 export const DEVARGS_RULE =
@@ -41,6 +41,7 @@ export const DpdkPortSpec = z.strictObject({
     .refine((s) => parseDevargs(s) !== undefined, { error: DEVARGS_RULE }),
   /** The device's MTU (OVS mtu_request); the device's own when absent. Replaces on change. */
   mtu: z.int({ error: 'must be a whole number' }).min(68, { error: 'must be at least 68' }).max(9702, { error: 'must be at most 9702' }).optional(),
+  macLimit: PortMacLimit,
   ...owned,
 });
 export type DpdkPortSpec = z.output<typeof DpdkPortSpec>;

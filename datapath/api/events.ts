@@ -33,7 +33,22 @@ export interface SettingsEvent extends EventBase {
   restartRequired: string[];
 }
 
-export type VhostnetEvent = LinkEvent | GuestEvent | SettingsEvent;
+/**
+ * A port reached its limit of learned MACs: its new source MACs are not learned (their frames
+ * still switched, to unknown destinations flooded). At most one per port a minute while it lasts.
+ */
+export interface MacLimitEvent extends EventBase {
+  type: 'macLimit';
+  port: string;
+  bridge: string;
+  /** The port's limit (its own macLimit, else the bridge's macLimitPerPort). */
+  limit: number;
+  /** Source MACs refused since the port's previous event, and since the port was made. */
+  refused: number;
+  refusedTotal: number;
+}
+
+export type VhostnetEvent = LinkEvent | GuestEvent | SettingsEvent | MacLimitEvent;
 
 export interface EventPage {
   events: VhostnetEvent[];

@@ -60,6 +60,17 @@ export const QueuePairs = z
   .min(1, { error: 'must be at least 1' })
   .max(MAX_QUEUE_PAIRS, { error: `must be at most ${MAX_QUEUE_PAIRS} (queue pairs the datapath supports)` });
 
+/** Entries a bridge's MAC table holds at most (the datapath's kFdbCapacity). */
+export const MAC_TABLE_MAX = 4096;
+/** Learned MACs one port may hold (OVS has one per bridge: mac-table-size); 0: no limit. */
+export const MacLimit = z
+  .int({ error: 'must be a whole number' })
+  .min(0, { error: 'must be at least 0 (0: no limit)' })
+  .max(MAC_TABLE_MAX, { error: `must be at most ${MAC_TABLE_MAX} (the entries a bridge's table holds)` });
+
+/** A port's own limit on learned MACs (every port type has it); the bridge's macLimitPerPort when absent. In place. */
+export const PortMacLimit = MacLimit.optional();
+
 /** Optimistic concurrency: the version the caller last read; a mismatch is refused with 409. */
 export const ExpectedVersion = z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' });
 

@@ -2,7 +2,7 @@
 // kernel interface of the agent's network namespace that the datapath opens with DPDK's
 // af_packet PMD; frames are carried in IPv4/UDP/VXLAN between localIp and remoteIp.
 import { z } from 'zod';
-import { Mac, Name, owned, type Stored } from './fields';
+import { Mac, Name, PortMacLimit, owned, type Stored } from './fields';
 import type { QueueCounters } from './counters';
 
 export const IPV4_RULE = 'must be an IPv4 address like 192.0.2.1';
@@ -53,6 +53,7 @@ export const VxlanPortSpec = z
       .min(1, { error: 'must be at least 1' })
       .max(65535, { error: 'must be at most 65535' })
       .default(VXLAN_DEFAULT_UDP_PORT),
+    macLimit: PortMacLimit,
     ...owned,
   })
   .superRefine((p, ctx) => {

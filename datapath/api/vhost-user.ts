@@ -1,7 +1,7 @@
 // vhost-user ports (OVS interface types dpdkvhostuserclient and dpdkvhostuser): a guest's
 // virtio-net NIC on a unix socket. The two types differ only in who creates the socket.
 import { z } from 'zod';
-import { Mac, Name, QueuePairs, SocketPath, owned, type Stored } from './fields';
+import { Mac, Name, PortMacLimit, QueuePairs, SocketPath, owned, type Stored } from './fields';
 import type { QueueCounters } from './counters';
 
 export const SERVER_PORT_DEPRECATION =
@@ -28,6 +28,7 @@ const nic = {
   mac: Mac.optional(),
   /** OVS options:n_rxq: refused with the reason (queues are the guest's to negotiate). */
   nRxq: absent(N_RXQ_REFUSAL),
+  macLimit: PortMacLimit,
   ...owned,
 };
 

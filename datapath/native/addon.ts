@@ -89,7 +89,7 @@ export interface FdbEntry {
 /** A bridge's MAC table counters since the bridge was created (as `ovs-appctl fdb/stats-show`). */
 export interface FdbStats {
   entries: number; // live entries now (aged-out ones the next sweep removes included)
-  capacity: number; // most entries the table holds; a new MAC then evicts the oldest entry
+  capacity: number; // most entries the table holds (setFdbTableSize); a new MAC then evicts the oldest entry
   learned: number; // MACs added
   expired: number; // removed after the aging time without a sighting (swept every second)
   evicted: number; // removed, oldest first, to make room in a full table
@@ -115,10 +115,14 @@ export interface NativeDatapath {
   setFdbAging(bridge: number, seconds: number): void;
   /**
    * Most MACs one port may have learned on the bridge (0..capacity, 0: no limit; default half the
-   * table): beyond it that port's new source MACs are not learned (counted in fdbStats().limited).
+   * table): beyond it that port's new source MACs are not learned (counted in fdbStats().limited
+   * and in the port's drops.macLimit; their frames are still switched). With port: that port's
+   * own limit (null: the bridge's again), forgotten when the port is destroyed.
    * Optional only so unit-test fakes may leave it out.
    */
-  setFdbPortLimit?(bridge: number, max: number): void;
+  setFdbPortLimit?(bridge: number, max: number | null, port?: number): void;
+  /** Most entries the bridge's table keeps (1..4096, default 4096); lowering it evicts the oldest at once. */
+  setFdbTableSize?(bridge: number, entries: number): void;
   /**
    * Registers the socket with librte_vhost and starts it.
    * client: RTE_VHOST_USER_CLIENT | RTE_VHOST_USER_RECONNECT (waits for a missing socket, reconnects).

@@ -23,10 +23,11 @@ const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   fdb stats BRIDGE                  MAC table counters: entries, learned, expired, evicted, moved, limited
   pmd stats                         PMD threads: busy/idle cycles, packets, queues
   events [--since ID] [--follow]    link changes, tunnels, guests, settings, each with its reason
-  add-br BRIDGE [--mac-aging S]
+  add-br BRIDGE [--mac-aging S] [--mac-table-size N] [--mac-limit N]   (--mac-limit: learned MACs per port, 0: none)
   del-br BRIDGE
   add-port BRIDGE PORT [--type dpdkvhostuserclient|dpdkvhostuser] [--vhost-server-path P] [--queues N] [--mac M]
   add-port BRIDGE PORT --type dpdk --devargs D [--mtu N]   an uplink: D is 0000:01:00.0 or net_af_xdp0,iface=eth1
+  (add-port also takes --mac-limit N: this port's own limit of learned MACs, else the bridge's)
   del-port PORT
   set SETTING=VALUE...              e.g. pmdMaxSleepUs=500 vhostIommuSupport=true pmdCpus=1
   get settings
@@ -86,7 +87,9 @@ function describeEvent(e: VhostnetEvent): string {
       ? `guest ${e.guest} ${e.from} -> ${e.state}`
       : e.type === 'settings'
         ? `settings wait for a restart: ${e.restartRequired.join(', ')}`
-        : `${e.type === 'tunnel' ? 'tunnel' : 'port'} ${e.bridge ? `${e.bridge}/` : ''}${e.port} ${e.from ? `${e.from} -> ` : ''}${e.link}`;
+        : e.type === 'macLimit'
+          ? `port ${e.bridge}/${e.port} at its MAC limit ${e.limit}`
+          : `${e.type === 'tunnel' ? 'tunnel' : 'port'} ${e.bridge ? `${e.bridge}/` : ''}${e.port} ${e.from ? `${e.from} -> ` : ''}${e.link}`;
   return `${e.time} #${e.id} ${what}: ${e.reason}`;
 }
 
@@ -104,6 +107,8 @@ async function run(argv: string[]): Promise<number> {
       queues: { type: 'string' },
       mac: { type: 'string' },
       'mac-aging': { type: 'string' },
+      'mac-table-size': { type: 'string' },
+      'mac-limit': { type: 'string' },
       devargs: { type: 'string' },
       mtu: { type: 'string' },
       since: { type: 'string' },
@@ -149,6 +154,14 @@ async function run(argv: string[]): Promise<number> {
         for (const r of s.running.refused ?? []) lines.push(`    refused at start: ${r.field} ${r.rule}`);
         for (const b of s.bridges) {
           lines.push(`    Bridge ${b.name}`);
+          const f = b.status?.fdb;
+          if (f)
+            lines.push(
+              `        MAC table: ${n(f.entries)}/${n(f.capacity)} entries, aging ${f.macAgingSeconds} s, limit per port ${f.macLimitPerPort || 'none'}` +
+                Object.entries(f.portLimits)
+                  .map(([p, l]) => `, ${p}: ${l || 'none'}`)
+                  .join(''),
+            );
           for (const p of s.ports.filter((p) => p.bridge === b.name)) lines.push(...showPort(p, '        '));
         }
         return lines;
@@ -221,7 +234,12 @@ async function run(argv: string[]): Promise<number> {
       need(1, 'BRIDGE');
       const spec = parse(
         BridgeSpec,
-        { name: rest[0], ...(v['mac-aging'] !== undefined ? { macAgingSeconds: int('mac-aging', v['mac-aging']) } : {}) },
+        {
+          name: rest[0],
+          ...(v['mac-aging'] !== undefined ? { macAgingSeconds: int('mac-aging', v['mac-aging']) } : {}),
+          ...(v['mac-table-size'] !== undefined ? { macTableSize: int('mac-table-size', v['mac-table-size']) } : {}),
+          ...(v['mac-limit'] !== undefined ? { macLimitPerPort: int('mac-limit', v['mac-limit']) } : {}),
+        },
         'bridge',
       );
       change(await client.bridges.put(rest[0], spec, dry));
@@ -239,6 +257,7 @@ async function run(argv: string[]): Promise<number> {
       if (v.mac !== undefined) body.mac = v.mac;
       if (v.devargs !== undefined) body.devargs = v.devargs;
       if (v.mtu !== undefined) body.mtu = int('mtu', v.mtu);
+      if (v['mac-limit'] !== undefined) body.macLimit = int('mac-limit', v['mac-limit']);
       // Refused here, before anything reaches the agent.
       change(await client.ports.put(rest[1], parse(PortSpec, body, 'port'), dry));
       return 0;

@@ -97,6 +97,32 @@ describe('10 API schema: what a user may ask for', () => {
     assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', macAgingSeconds: '300' }).issues, [{ field: 'macAgingSeconds', rule: 'must be a whole number' }]);
     assert.deepEqual(checkSpec(PortSpec, { name: 'p', type: 'dpdkvhostuser' }).issues, [{ field: 'bridge', rule: 'is required' }]);
   });
+  it("takes a bridge's MAC table settings, with OVS-like defaults, and refuses bad ones naming the field and the rule", () => {
+    const b = BridgeSpec.parse({ name: 'b' });
+    assert.equal(b.macTableSize, 4096);
+    assert.equal(b.macLimitPerPort, 2048);
+    assert.equal(BridgeSpec.parse({ name: 'b', macLimitPerPort: 0 }).macLimitPerPort, 0, '0: no limit');
+    assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', macTableSize: 0 }).issues, [{ field: 'macTableSize', rule: 'must be at least 1' }]);
+    assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', macTableSize: 8192 }).issues, [
+      { field: 'macTableSize', rule: "must be at most 4096 (the entries the datapath's table holds)" },
+    ]);
+    assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', macLimitPerPort: -1 }).issues, [
+      { field: 'macLimitPerPort', rule: 'must be at least 0 (0: no limit)' },
+    ]);
+    assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', macLimitPerPort: 1.5 }).issues, [{ field: 'macLimitPerPort', rule: 'must be a whole number' }]);
+  });
+  it("takes a port's own MAC limit on every port type, absent by default", () => {
+    assert.equal(PortSpec.parse(client).macLimit, undefined);
+    assert.equal(PortSpec.parse({ ...client, macLimit: 10 }).macLimit, 10);
+    assert.deepEqual(checkSpec(PortSpec, { ...client, macLimit: 5000 }).issues, [
+      { field: 'macLimit', rule: "must be at most 4096 (the entries a bridge's table holds)" },
+    ]);
+    const vx = { name: 'v', bridge: 'b', type: 'vxlan', vni: 1, underlay: { iface: 'eth0', localIp: '169.254.0.1', remoteIp: '169.254.0.2' } };
+    assert.equal(PortSpec.parse({ ...vx, macLimit: 0 }).macLimit, 0);
+    assert.deepEqual(checkSpec(PortSpec, { name: 'u', bridge: 'b', type: 'dpdk', devargs: 'net_af_packet0,iface=eth1', macLimit: 'x' }).issues, [
+      { field: 'macLimit', rule: 'must be a whole number' },
+    ]);
+  });
   it('has replace fields for every port type, each a field of that type, and one mode per vhost-user type', () => {
     assert.deepEqual(Object.keys(PORT_REPLACE_FIELDS).sort(), [...PORT_TYPES].sort());
     for (const t of PORT_TYPES) for (const f of ['name', 'bridge', 'type']) assert.ok((PORT_REPLACE_FIELDS[t] as readonly string[]).includes(f), `${t} ${f}`);

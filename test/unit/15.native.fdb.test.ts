@@ -51,6 +51,10 @@ describe('15 native: the FDB under abuse', function () {
     'a new MAC in a full table is learned, evicting one entry',
     'the oldest entry is the one evicted',
     'a flood of new MACs keeps the table full of the newest ones',
+    "a port's own limit overrides the bridge's",
+    'a port destroyed forgets its own limit',
+    'a smaller table keeps the newest entries',
+    'shrinking the table evicts the oldest at once',
   ];
   for (const name of checks)
     it(name, () => {

@@ -1,11 +1,27 @@
 // Bridges: an L2 learning switch each, in the datapath. A bridge with ports cannot be deleted.
-import { ApiError, BridgeSpec, type BridgeState, type ChangeOptions, type ChangeResult, type Stored } from '../../api';
+import {
+  ApiError,
+  BridgeSpec,
+  DEFAULT_MAC_LIMIT_PER_PORT,
+  MAC_TABLE_MAX,
+  type BridgeFdbStatus,
+  type BridgeState,
+  type ChangeOptions,
+  type ChangeResult,
+  type Stored,
+} from '../../api';
+import type { BridgeFdb } from '../datapath';
 import type { Datapath } from '../datapath';
 import type { Store, StoredObject } from '../store';
 import { ChangeSequence, diffFields, opOf, type ObjectClass, type Plan, type Removal } from './change';
 import type { Ports } from './ports';
 
 type StoredBridge = Stored<BridgeSpec>;
+
+/** The MAC table settings of a stored bridge (one stored before they existed has the defaults). */
+function fdbOf(spec: StoredBridge): BridgeFdb {
+  return { tableSize: spec.macTableSize ?? MAC_TABLE_MAX, limitPerPort: spec.macLimitPerPort ?? DEFAULT_MAC_LIMIT_PER_PORT };
+}
 
 export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeState> {
   readonly kind = 'bridge';
@@ -35,14 +51,28 @@ export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeStat
     return this.store.get<StoredBridge>('bridge', name);
   }
 
+  /** The MAC table as the datapath runs it: its settings and counters. */
+  private fdbStatus(name: string): BridgeFdbStatus | undefined {
+    const set = this.dp.fdbSettings(name);
+    const stats = this.dp.fdbStats(name);
+    if (!set || !stats) return undefined;
+    const { macAgingSeconds, macLimitPerPort, portLimits } = set;
+    return { ...stats, macAgingSeconds, macLimitPerPort, portLimits };
+  }
+
+  private live(name: string, st: BridgeState): BridgeState {
+    const fdb = this.fdbStatus(name);
+    return fdb ? { ...st, status: { ...st.status, fdb } } : st;
+  }
+
   get(name: string): BridgeState {
     const b = this.current(name);
     if (!b) throw new ApiError('not_found', `bridge ${name} does not exist`);
-    return this.state(name, b.spec, b.version);
+    return this.live(name, this.state(name, b.spec, b.version));
   }
 
   list(): BridgeState[] {
-    return this.store.list<StoredBridge>('bridge').map((b) => this.state(b.name, b.spec, b.version));
+    return this.store.list<StoredBridge>('bridge').map((b) => this.live(b.name, this.state(b.name, b.spec, b.version)));
   }
 
   put(name: string, input: unknown, o: ChangeOptions = {}): ChangeResult<BridgeState> {
@@ -59,7 +89,7 @@ export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeStat
       changes: [{ op: opOf(cur, diff), kind: 'bridge', name, diff, disruptive: false }],
       stored: spec,
       object: (version) => this.state(name, spec, version),
-      apply: () => this.dp.ensureBridge(name, spec.macAgingSeconds),
+      apply: () => this.dp.ensureBridge(name, spec.macAgingSeconds, fdbOf(spec)),
     };
   }
 
@@ -77,6 +107,6 @@ export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeStat
 
   /** At start: every stored bridge into the datapath. */
   restore(): void {
-    for (const b of this.store.list<StoredBridge>('bridge')) this.dp.ensureBridge(b.name, b.spec.macAgingSeconds);
+    for (const b of this.store.list<StoredBridge>('bridge')) this.dp.ensureBridge(b.name, b.spec.macAgingSeconds, fdbOf(b.spec));
   }
 }

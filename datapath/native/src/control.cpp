@@ -37,9 +37,18 @@ void setFdbAging(int id, uint32_t seconds) {
   getBridge(id, "setFdbAging")->fdb.agingSec.store(seconds, std::memory_order_relaxed);
 }
 
-void setFdbPortLimit(int id, uint32_t max) {
+void setFdbPortLimit(int id, uint32_t max, int port) {
   std::lock_guard<std::mutex> lk(g.mu);
-  getBridge(id, "setFdbPortLimit")->fdb.portLimit.store(max, std::memory_order_relaxed);
+  Bridge* b = getBridge(id, "setFdbPortLimit");
+  if (port < 0) return b->fdb.portLimit.store(max, std::memory_order_relaxed);
+  if (port >= kMaxPorts || !g.ports[port] || g.ports[port]->dying || g.ports[port]->bridge != id)
+    throw RangeErr("setFdbPortLimit: port " + std::to_string(port) + " is not a port of bridge " + std::to_string(id));
+  b->fdb.setPortLimit((uint16_t)port, max);
+}
+
+void setFdbTableSize(int id, uint32_t entries) {
+  std::lock_guard<std::mutex> lk(g.mu);
+  getBridge(id, "setFdbTableSize")->fdb.setTableSize(entries);
 }
 
 std::vector<Fdb::Entry> fdbEntries(int id) {

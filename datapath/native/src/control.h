@@ -18,7 +18,9 @@ struct PmdStatsView {
 int createBridge();
 void destroyBridge(int bridge);
 void setFdbAging(int bridge, uint32_t seconds);
-void setFdbPortLimit(int bridge, uint32_t max);
+// The bridge's per-port limit (port < 0), or one port's own (kFdbInherit: back to the bridge's).
+void setFdbPortLimit(int bridge, uint32_t max, int port);
+void setFdbTableSize(int bridge, uint32_t entries);
 std::vector<Fdb::Entry> fdbEntries(int bridge);
 FdbStats fdbStats(int bridge);
 std::vector<PmdStatsView> pmdStats();

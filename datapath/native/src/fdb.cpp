@@ -15,7 +15,9 @@ Fdb::Fdb() {
   prev = static_cast<uint16_t*>(calloc(kFdbSlots, sizeof(uint16_t)));
   next = static_cast<uint16_t*>(calloc(kFdbSlots, sizeof(uint16_t)));
   perPort = static_cast<uint16_t*>(calloc(kMaxPorts, sizeof(uint16_t)));
-  if (!slots || !seen || !prev || !next || !perPort) {
+  portOwnLimit = static_cast<std::atomic<uint32_t>*>(calloc(kMaxPorts, sizeof(uint32_t)));
+  if (!slots || !seen || !prev || !next || !perPort || !portOwnLimit) {
+    free(portOwnLimit);
     free(slots);
     free(seen);
     free(prev);
@@ -27,6 +29,7 @@ Fdb::Fdb() {
     new (&slots[i]) std::atomic<uint64_t>(kSlotEmpty);
     new (&seen[i]) std::atomic<uint32_t>(0);
   }
+  for (int p = 0; p < kMaxPorts; p++) new (&portOwnLimit[p]) std::atomic<uint32_t>(kFdbInherit);
 }
 
 Fdb::~Fdb() {
@@ -35,6 +38,7 @@ Fdb::~Fdb() {
   free(prev);
   free(next);
   free(perPort);
+  free(portOwnLimit);
 }
 
 void Fdb::unlink(uint32_t i) {
@@ -60,10 +64,16 @@ void Fdb::remove(uint32_t i) {
   entries--;
 }
 
-void Fdb::learn(uint64_t mac, uint16_t port, uint32_t now) {
+void Fdb::evictOldest() {
+  remove(head);
+  addCounter(evicted, 1);
+}
+
+bool Fdb::learn(uint64_t mac, uint16_t port, uint32_t now) {
   const uint64_t want = (mac << 16) | (uint64_t)(port + 1);
   const uint32_t aging = agingSec.load(std::memory_order_relaxed);
-  const uint32_t limit = portLimit.load(std::memory_order_relaxed);
+  const uint32_t limit = limitOf(port);
+  const uint32_t cap = size.load(std::memory_order_relaxed);
   rte_spinlock_lock(&lock);
   uint32_t i = macHash(mac) & mask;
   int64_t reuse = -1, oldest = -1;
@@ -90,7 +100,7 @@ void Fdb::learn(uint64_t mac, uint16_t port, uint32_t now) {
           addCounter(limited, 1);
           gen.fetch_add(1, std::memory_order_release);
           rte_spinlock_unlock(&lock);
-          return;
+          return false;
         }
         seen[i].store(now, std::memory_order_relaxed);  // before the word: readers see both fresh
         slots[i].store(want, std::memory_order_release);
@@ -101,7 +111,7 @@ void Fdb::learn(uint64_t mac, uint16_t port, uint32_t now) {
       }
       append(i);
       rte_spinlock_unlock(&lock);
-      return;
+      return true;
     }
     uint32_t age = fdbAge(now, seen[i].load(std::memory_order_relaxed));
     if (reuse < 0 && age > aging) reuse = i;  // expired: reusable
@@ -111,7 +121,7 @@ void Fdb::learn(uint64_t mac, uint16_t port, uint32_t now) {
   if (limit && perPort[port] >= limit) {
     addCounter(limited, 1);
     rte_spinlock_unlock(&lock);
-    return;
+    return false;
   }
   if (reuse >= 0) {
     uint64_t old = slots[reuse].load(std::memory_order_relaxed);
@@ -119,14 +129,12 @@ void Fdb::learn(uint64_t mac, uint16_t port, uint32_t now) {
       remove(reuse);
       addCounter(expired, 1);
     }
-    if (entries >= kFdbCapacity) {  // full: the oldest entry of the table goes
-      remove(head);
-      addCounter(evicted, 1);
-    }
-  } else {  // the probe window holds live entries only: its oldest goes
+    while (entries >= cap && head != kNil) evictOldest();  // full: the oldest entries of the table go
+  } else {                                                 // the probe window holds live entries only: its oldest goes
     reuse = oldest;
     remove(reuse);
     addCounter(evicted, 1);
+    while (entries >= cap && head != kNil) evictOldest();
   }
   seen[reuse].store(now, std::memory_order_relaxed);
   slots[reuse].store(want, std::memory_order_release);
@@ -136,9 +144,20 @@ void Fdb::learn(uint64_t mac, uint16_t port, uint32_t now) {
   addCounter(learned, 1);
   gen.fetch_add(1, std::memory_order_release);
   rte_spinlock_unlock(&lock);
+  return true;
+}
+
+void Fdb::setTableSize(uint32_t n) {
+  rte_spinlock_lock(&lock);
+  size.store(n, std::memory_order_relaxed);
+  bool changed = false;
+  while (entries > n && head != kNil) evictOldest(), changed = true;
+  if (changed) gen.fetch_add(1, std::memory_order_release);
+  rte_spinlock_unlock(&lock);
 }
 
 void Fdb::flushPort(uint16_t port) {
+  portOwnLimit[port].store(kFdbInherit, std::memory_order_relaxed);
   rte_spinlock_lock(&lock);
   for (uint32_t i = 0; i < kFdbSlots; i++) {
     uint64_t w = slots[i].load(std::memory_order_relaxed);
@@ -202,6 +221,7 @@ FdbStats Fdb::stats() const {
   v.moved = readCounter(moved);
   v.limited = readCounter(limited);
   v.entries = __atomic_load_n(&entries, __ATOMIC_RELAXED);
+  v.capacity = size.load(std::memory_order_relaxed);
   return v;
 }
 

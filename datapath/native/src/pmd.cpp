@@ -198,7 +198,7 @@ inline int32_t route(RxQueue& q, const rte_mbuf* m, uint32_t now) {
   uint32_t gen = f->gen.load(std::memory_order_acquire);
   if (unlikely(src != q.srcMac || now != q.srcSec || gen != q.srcGen)) {
     if (unlikely(src & 1)) return countDrop(q.ctr, kDropMalformed, 1), kDrop;  // multicast source: invalid frame
-    if (!f->isCurrent(src, q.port, now)) f->learn(src, q.port, now);
+    if (!f->isCurrent(src, q.port, now) && !f->learn(src, q.port, now)) countDrop(q.ctr, kDropMacLimit, 1);  // not learned, still switched
     q.srcMac = src;
     q.srcSec = now;
     q.srcGen = gen = f->gen.load(std::memory_order_acquire);

@@ -90,5 +90,34 @@ int main() {
     check(s.entries == kFdbCapacity && newest == 64, "a flood of new MACs keeps the table full of the newest ones",
           "entries " + n(s.entries) + " newest 64 present " + n(newest));
   }
+  {
+    Fdb f;
+    f.portLimit = 3;
+    f.setPortLimit(4, 5);  // its own, above the bridge's
+    f.setPortLimit(6, 0);  // no limit at all
+    bool refused = false;
+    for (uint32_t i = 0; i < 6; i++) refused |= !f.learn(mac(100 + i), 4, 0);
+    for (uint32_t i = 0; i < 10; i++) f.learn(mac(200 + i), 6, 0);
+    for (uint32_t i = 0; i < 4; i++) f.learn(mac(300 + i), 5, 0);
+    FdbStats s = f.stats();
+    check(refused && s.entries == 5 + 10 + 3 && s.limited == 2 && f.lookup(mac(104), 0) == 4 && f.lookup(mac(105), 0) == -1,
+          "a port's own limit overrides the bridge's", "entries " + n(s.entries) + " limited " + n(s.limited));
+    f.flushPort(4);
+    for (uint32_t i = 0; i < 5; i++) f.learn(mac(400 + i), 4, 1);
+    check(f.stats().entries == 10 + 3 + 3, "a port destroyed forgets its own limit", "entries " + n(f.stats().entries));
+  }
+  {
+    Fdb f;
+    f.portLimit = 0;
+    f.setTableSize(100);
+    for (uint32_t i = 0; i < 150; i++) f.learn(mac(1000 + i), 1, i);
+    FdbStats s = f.stats();
+    check(s.entries == 100 && s.capacity == 100 && s.evicted == 50 && f.lookup(mac(1049), 150) == -1 && f.lookup(mac(1050), 150) == 1,
+          "a smaller table keeps the newest entries", "entries " + n(s.entries) + " evicted " + n(s.evicted));
+    f.setTableSize(10);
+    s = f.stats();
+    check(s.entries == 10 && s.evicted == 140 && f.lookup(mac(1139), 150) == -1 && f.lookup(mac(1140), 150) == 1,
+          "shrinking the table evicts the oldest at once", "entries " + n(s.entries) + " evicted " + n(s.evicted));
+  }
   return failures ? 1 : 0;
 }

@@ -74,7 +74,7 @@ export abstract class Port<S extends Stored<PortSpec> = Stored<PortSpec>> {
     const { dp } = this.ctx;
     const want = this.wanted();
     const have = dp.applied(this.name);
-    if (sameApplied(have, want)) return;
+    if (sameApplied(have, want)) return dp.setPortMacLimit(this.name, this.spec.macLimit); // in place
     if (have) {
       dp.removePort(this.name);
       this.released(have);
@@ -82,6 +82,7 @@ export abstract class Port<S extends Stored<PortSpec> = Stored<PortSpec>> {
     try {
       this.beforeAdd(want);
       dp.addPort(this.name, want);
+      dp.setPortMacLimit(this.name, this.spec.macLimit);
       this.afterAdd(want);
       this.ctx.applyErrors.delete(this.name);
     } catch (e) {

@@ -1,4 +1,4 @@
-// Bindings of bridges: create, destroy, and their FDB: aging, per-port limit, entries, counters.
+// Bindings of bridges: create, destroy, and their FDB: aging, table size, per-port limits, entries, counters.
 #include <cstdio>
 #include "../control.h"
 #include "../limits.h"
@@ -30,12 +30,26 @@ Napi::Value SetFdbAging(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (bridge, max): the bridge's limit; (bridge, max, port): that port's own, null for the bridge's.
 Napi::Value SetFdbPortLimit(const Napi::CallbackInfo& info) {
-  requireReady(info.Env(), "setFdbPortLimit");
+  Napi::Env env = info.Env();
+  requireReady(env, "setFdbPortLimit");
   int b = idArg(info, 0, "setFdbPortLimit: bridge", kMaxBridges);
-  if (info.Length() < 2) typeErr(info.Env(), "setFdbPortLimit: max is required (an integer, 0 for no limit)");
-  uint32_t m = (uint32_t)intIn(info.Env(), info[1], "setFdbPortLimit: max", 0, kFdbCapacity);
-  guarded(info.Env(), [&] { setFdbPortLimit(b, m); });
+  const bool ofPort = info.Length() > 2 && !info[2].IsUndefined();
+  int port = ofPort ? idArg(info, 2, "setFdbPortLimit: port", kMaxPorts) : -1;
+  if (info.Length() < 2 || (!ofPort && info[1].IsNull()))
+    typeErr(env, std::string("setFdbPortLimit: max is required (an integer, 0 for no limit") + (ofPort ? ", null for the bridge's)" : ")"));
+  uint32_t m = info[1].IsNull() ? kFdbInherit : (uint32_t)intIn(env, info[1], "setFdbPortLimit: max", 0, kFdbCapacity);
+  guarded(env, [&] { setFdbPortLimit(b, m, port); });
+  return env.Undefined();
+}
+
+Napi::Value SetFdbTableSize(const Napi::CallbackInfo& info) {
+  requireReady(info.Env(), "setFdbTableSize");
+  int b = idArg(info, 0, "setFdbTableSize: bridge", kMaxBridges);
+  if (info.Length() < 2) typeErr(info.Env(), "setFdbTableSize: entries is required (an integer)");
+  uint32_t n = (uint32_t)intIn(info.Env(), info[1], "setFdbTableSize: entries", 1, kFdbCapacity);
+  guarded(info.Env(), [&] { setFdbTableSize(b, n); });
   return info.Env().Undefined();
 }
 
@@ -46,7 +60,7 @@ Napi::Value FdbStatsOf(const Napi::CallbackInfo& info) {
   FdbStats s = guarded(env, [&] { return fdbStats(b); });
   Napi::Object o = Napi::Object::New(env);
   o.Set("entries", s.entries);
-  o.Set("capacity", kFdbCapacity);
+  o.Set("capacity", s.capacity);
   o.Set("learned", (double)s.learned);
   o.Set("expired", (double)s.expired);
   o.Set("evicted", (double)s.evicted);
@@ -82,6 +96,7 @@ void defineBridges(Napi::Env env, Napi::Object exports) {
   exports.Set("destroyBridge", Napi::Function::New(env, DestroyBridge, "destroyBridge"));
   exports.Set("setFdbAging", Napi::Function::New(env, SetFdbAging, "setFdbAging"));
   exports.Set("setFdbPortLimit", Napi::Function::New(env, SetFdbPortLimit, "setFdbPortLimit"));
+  exports.Set("setFdbTableSize", Napi::Function::New(env, SetFdbTableSize, "setFdbTableSize"));
   exports.Set("fdb", Napi::Function::New(env, FdbEntries, "fdb"));
   exports.Set("fdbStats", Napi::Function::New(env, FdbStatsOf, "fdbStats"));
 }

@@ -154,6 +154,7 @@ async function run(argv: string[]): Promise<number> {
         for (const r of s.running.refused ?? []) lines.push(`    refused at start: ${r.field} ${r.rule}`);
         for (const b of s.bridges) {
           lines.push(`    Bridge ${b.name}`);
+          for (const p of s.ports.filter((p) => p.bridge === b.name)) lines.push(...showPort(p, '        '));
           const f = b.status?.fdb;
           if (f)
             lines.push(
@@ -162,7 +163,6 @@ async function run(argv: string[]): Promise<number> {
                   .map(([p, l]) => `, ${p}: ${l || 'none'}`)
                   .join(''),
             );
-          for (const p of s.ports.filter((p) => p.bridge === b.name)) lines.push(...showPort(p, '        '));
         }
         return lines;
       });

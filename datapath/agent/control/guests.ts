@@ -264,6 +264,7 @@ export class Guests implements AsyncObjectClass<GuestVmSpec, StoredGuest, GuestV
     for (const [name, spec] of stored) {
       if (kept.get(this.backends.of(spec).name)!.has(name)) continue;
       try {
+        this.checkPaths(spec); // a guest stored before these rules (or under other --image-dir) is not started with them broken
         await this.startGuest(this.resolve(spec));
       } catch (e) {
         this.log(`guest ${name} not started: ${(e as Error).message}`);

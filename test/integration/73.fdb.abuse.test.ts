@@ -221,6 +221,21 @@ describe('73 FDB under abuse, with real guests', function () {
     assert.match(ctl.stdout, /port br0\/spray at its MAC limit 2048/);
   });
 
+  it("a port's own macLimit, set live while it sprays, takes over from the bridge's", async () => {
+    const spray = { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock('spray') };
+    const r = await agent.client.put<{ changes: { op: string }[] }>('/ports/spray', { ...spray, macLimit: 3000 });
+    assert.deepEqual(
+      r.changes.map((c) => c.op),
+      ['update'],
+      'in place: the guest keeps its link',
+    );
+    await waitFor('the sprayer to hold its own limit', async () => (await fdb()).filter((x) => x.port === 'spray').length === 3000, 30000, 500);
+    assert.deepEqual((await agent.client.get<BridgeState>('/bridges/br0')).status?.fdb?.portLimits, { spray: 3000 });
+    await agent.client.put('/ports/spray', spray); // the bridge's again: what it holds stays until it ages out
+    assert.deepEqual((await agent.client.get<BridgeState>('/bridges/br0')).status?.fdb?.portLimits, {});
+    assert.equal((await fdb()).filter((x) => x.port === 'spray').length, 3000);
+  });
+
   it('while it sprays, two guests exchange unicast traffic that the observer port never sees', async () => {
     await guest.send(0, S, 1); // A and B known again (to S: dropped at the sprayer's port, seen by no guest)
     await guest.send(1, S, 1);

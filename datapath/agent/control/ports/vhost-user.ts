@@ -84,7 +84,7 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
     if (sameApplied(have, want)) {
       // In the datapath already: let go of it while disconnected from a socket it must not connect to.
       const r = have && !dp.portInfo(this.name)?.connected ? this.connectRefusal() : undefined;
-      if (admit(r)) return;
+      if (admit(r)) return dp.setPortMacLimit(this.name, this.spec.macLimit); // in place, as Port.apply
       this.remove();
       waiting.set(this.name, r!.why);
       return;

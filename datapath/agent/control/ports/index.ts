@@ -20,6 +20,7 @@ import { Port, type PortContext } from './port';
 import { DpdkPort } from './dpdk';
 import { VhostUserPort } from './vhost-user';
 import { VxlanPort } from './vxlan';
+import { inInsecureDir } from '../../socket-policy';
 
 export { Port, type ControlOptions, type PortContext } from './port';
 export { ownSocket, serverSocketPath } from './vhost-user';
@@ -141,10 +142,14 @@ export class Ports implements ObjectClass<PortSpec, StoredPort, PortState> {
    * disconnected one whose socket was replaced by one that does not is let go of (vhost-user.ts).
    */
   admitWaiting(log: (msg: string) => void): void {
+    // Only an insecure directory lets an untrusted socket replace a trusted one: elsewhere nothing to look at.
+    const policy = this.ctx.opts.socketPolicy;
+    const insecure = !!policy?.insecureDirs.length;
+    if (!this.ctx.waiting.size && !insecure) return;
     for (const p of this.stored()) {
       if (p.spec.type !== 'dpdkvhostuserclient') continue;
-      if (!this.ctx.waiting.has(p.name) && this.ctx.dp.portInfo(p.name)?.connected !== false) continue;
-      this.reapply(p.name, p.spec, log);
+      const recheck = insecure && inInsecureDir(policy!, p.spec.vhostServerPath) && this.ctx.dp.portInfo(p.name)?.connected === false;
+      if (this.ctx.waiting.has(p.name) || recheck) this.reapply(p.name, p.spec, log);
     }
   }
 

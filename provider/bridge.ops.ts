@@ -5,7 +5,7 @@ import { objectsOf, pick, type KindOps } from './kind-ops';
 export const bridgeOps: KindOps = {
   schema: BridgeSpec,
   objects: (c) => objectsOf(c.bridges),
-  spec: (p) => pick(p, ['name', 'macAgingSeconds', 'macTableSize', 'macLimitPerPort']),
+  spec: (p) => pick(p, ['name', 'macAgingSeconds', 'macTableSize', 'macLimitPerPort', 'mtu']),
   replaceOn: ['name'],
   outputs: (o) => ({ version: o.version }),
 };

@@ -13,6 +13,11 @@ export interface BridgeArgs extends ConnectionArgs {
   macTableSize?: pulumi.Input<number>;
   /** Most MACs one port may have learned, 0..4096 (0: no limit); default 2048. Beyond it the port's new source MACs are not learned. In place. */
   macLimitPerPort?: pulumi.Input<number>;
+  /**
+   * MTU of the bridge's guest ports (OVS mtu_request), given to guests as host_mtu; default: with a
+   * tunnel port, its underlay's MTU - 50, else 1500. In place (running guests keep theirs).
+   */
+  mtu?: pulumi.Input<number>;
 }
 
 /** An L2 learning switch on the host's vhost-user datapath. */
@@ -21,6 +26,7 @@ export class Bridge extends pulumi.dynamic.Resource {
   declare readonly macAgingSeconds: pulumi.Output<number | undefined>;
   declare readonly macTableSize: pulumi.Output<number | undefined>;
   declare readonly macLimitPerPort: pulumi.Output<number | undefined>;
+  declare readonly mtu: pulumi.Output<number | undefined>;
   declare readonly version: pulumi.Output<number>;
 
   constructor(name: string, args: BridgeArgs = {}, opts?: pulumi.CustomResourceOptions) {
@@ -30,6 +36,7 @@ export class Bridge extends pulumi.dynamic.Resource {
       macAgingSeconds: args.macAgingSeconds,
       macTableSize: args.macTableSize,
       macLimitPerPort: args.macLimitPerPort,
+      mtu: args.mtu,
       version: undefined,
     };
     super(makeProvider('bridge'), name, props, withSecrets(opts), MODULE, RESOURCE_TYPES.bridge);

@@ -17,6 +17,8 @@ export interface GuestNicArgs {
   mac?: pulumi.Input<string>;
   /** Mergeable rx buffers; forced on for a DPDK guest. */
   mrgRxbuf?: pulumi.Input<boolean>;
+  /** false: guest_tso4/tso6/ufo=off (the guest takes no TSO frames; the datapath segments for it). */
+  guestTso?: pulumi.Input<boolean>;
   /** vhost IOMMU on this NIC (q35, QEMU >= 2.9.1). */
   iommu?: pulumi.Input<boolean>;
 }

@@ -17,6 +17,8 @@ export interface VhostUserPortBaseArgs extends ConnectionArgs {
   mac?: pulumi.Input<string>;
   /** This port's own limit of learned MACs, 0..4096 (0: no limit); the bridge's macLimitPerPort when absent. In place. */
   macLimit?: pulumi.Input<number>;
+  /** The port's MTU (OVS mtu_request), in its qemuArgs as host_mtu; the bridge's when absent. In place. */
+  mtu?: pulumi.Input<number>;
 }
 
 /** A vhost-user port of either role: what a user needs next to plug a guest in. */
@@ -24,6 +26,7 @@ export abstract class VhostUserPortBase extends pulumi.dynamic.Resource {
   declare readonly name: pulumi.Output<string>;
   declare readonly bridge: pulumi.Output<string>;
   declare readonly queues: pulumi.Output<number | undefined>;
+  declare readonly mtu: pulumi.Output<number | undefined>;
   /** The socket the datapath uses. */
   declare readonly socketPath: pulumi.Output<string>;
   /** The guest NIC's MAC: the one given, or one derived from the port name. */
@@ -50,6 +53,7 @@ export abstract class VhostUserPortBase extends pulumi.dynamic.Resource {
       queues: args.queues,
       mac: args.mac,
       macLimit: args.macLimit,
+      mtu: args.mtu,
       socketPath: undefined,
       macAddress: undefined,
       qemuArgs: undefined,

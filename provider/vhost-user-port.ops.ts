@@ -30,5 +30,5 @@ function vhostUserOps(type: 'dpdkvhostuserclient' | 'dpdkvhostuser', fields: rea
   };
 }
 
-export const clientPortOps = vhostUserOps('dpdkvhostuserclient', ['name', 'bridge', 'vhostServerPath', 'queues', 'mac', 'macLimit']);
-export const serverPortOps = vhostUserOps('dpdkvhostuser', ['name', 'bridge', 'queues', 'mac', 'macLimit']);
+export const clientPortOps = vhostUserOps('dpdkvhostuserclient', ['name', 'bridge', 'vhostServerPath', 'queues', 'mac', 'macLimit', 'mtu']);
+export const serverPortOps = vhostUserOps('dpdkvhostuser', ['name', 'bridge', 'queues', 'mac', 'macLimit', 'mtu']);

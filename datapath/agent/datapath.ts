@@ -8,6 +8,8 @@ export interface AppliedVhostUser {
   bridge: string;
   mode: PortMode;
   path: string;
+  /** The port's own MTU request; the bridge's when absent. Changes in place (setPortMtu). */
+  mtu?: number;
 }
 
 /** A tunnel as the native createTunnel takes it, MACs resolved. */
@@ -57,11 +59,22 @@ export interface BridgeFdb {
   limitPerPort: number;
 }
 
+/** The MTU of a bridge without tunnels (OVS's default mtu_request), and VXLAN over IPv4's overhead. */
+export const DEFAULT_MTU = 1500;
+export const VXLAN_OVERHEAD = 50;
+
+/** An MTU and, in words, where it comes from (for the port's and the bridge's status). */
+export interface MtuChoice {
+  mtu: number;
+  source: string;
+}
+
 export class Datapath {
-  private readonly bridges = new Map<string, { id: number; aging: number; fdb: BridgeFdb }>();
+  private readonly bridges = new Map<string, { id: number; aging: number; fdb: BridgeFdb; mtu?: number }>();
   /** Ports' own MAC limits as applied, by name (null: the bridge's). */
   private readonly portLimits = new Map<string, number>();
-  private readonly ports = new Map<string, AppliedPort & { id: number }>();
+  /** setMtu: the MTU last told to the datapath (guest ports only). */
+  private readonly ports = new Map<string, AppliedPort & { id: number; setMtu?: number }>();
 
   constructor(readonly native: NativeDatapath) {}
 
@@ -109,6 +122,62 @@ export class Datapath {
     return { macAgingSeconds: b.aging, macTableSize: b.fdb.tableSize, macLimitPerPort: b.fdb.limitPerPort, portLimits };
   }
 
+  /** The bridge's own MTU request (undefined: from its tunnels, or the default); its guest ports follow. */
+  setBridgeMtu(name: string, mtu: number | undefined): void {
+    const b = this.bridges.get(name);
+    if (!b || b.mtu === mtu) return;
+    b.mtu = mtu;
+    this.syncMtus(name);
+  }
+
+  /** The smallest MTU a tunnel port of the bridge carries (its underlay's - 50), or undefined without tunnels. */
+  tunnelMtu(bridge: string): MtuChoice | undefined {
+    let best: MtuChoice | undefined;
+    for (const [name, p] of this.ports) {
+      if (p.bridge !== bridge || p.mode !== 'vxlan') continue;
+      const u = this.native.portInfo(p.id).underlayMtu;
+      if (!u) continue;
+      const mtu = u - VXLAN_OVERHEAD;
+      if (!best || mtu < best.mtu) best = { mtu, source: `tunnel port ${name}: underlay MTU ${u} - ${VXLAN_OVERHEAD} bytes of VXLAN` };
+    }
+    return best;
+  }
+
+  /**
+   * The MTU of the bridge's guest ports that ask for none: the bridge's mtu, else the smallest
+   * tunnel MTU (so a full-size guest frame still fits the underlay), else 1500.
+   */
+  bridgeMtu(bridge: string): MtuChoice {
+    const own = this.bridges.get(bridge)?.mtu;
+    if (own !== undefined) return { mtu: own, source: `bridge ${bridge} mtu` };
+    return this.tunnelMtu(bridge) ?? { mtu: DEFAULT_MTU, source: `default (${DEFAULT_MTU})` };
+  }
+
+  /** A guest port's MTU: its own request, else its bridge's. */
+  guestPortMtu(bridge: string, own: number | undefined): MtuChoice {
+    return own !== undefined ? { mtu: own, source: 'port mtu' } : this.bridgeMtu(bridge);
+  }
+
+  /** Tells the datapath each guest port's MTU (longer frames to it are dropped and counted as mtuExceeded). */
+  private syncMtus(bridge: string): void {
+    if (!this.native.setPortMtu) return;
+    for (const p of this.ports.values()) {
+      if (p.bridge !== bridge || (p.mode !== 'client' && p.mode !== 'server')) continue;
+      const { mtu } = this.guestPortMtu(bridge, p.mtu);
+      if (p.setMtu === mtu) continue;
+      this.native.setPortMtu(p.id, mtu);
+      p.setMtu = mtu;
+    }
+  }
+
+  /** Fields of an applied port that change in place (sameApplied says the rest are the same). */
+  update(name: string, p: AppliedPort): void {
+    const have = this.ports.get(name);
+    if (!have) return;
+    this.ports.set(name, { ...p, id: have.id, setMtu: have.setMtu });
+    this.syncMtus(p.bridge);
+  }
+
   removeBridge(name: string): void {
     const b = this.bridges.get(name);
     if (!b) return;
@@ -138,6 +207,7 @@ export class Datapath {
       id = this.native.createEthdevPort({ bridge: b.id, devargs: p.devargs, ...(p.mtu === undefined ? {} : { mtu: p.mtu }) });
     } else id = this.native.createPort({ bridge: b.id, mode: p.mode, path: p.path });
     this.ports.set(name, { ...p, id });
+    this.syncMtus(p.bridge);
   }
 
   removePort(name: string): void {
@@ -146,6 +216,7 @@ export class Datapath {
     this.native.destroyPort(p.id);
     this.ports.delete(name);
     this.portLimits.delete(name); // the datapath forgot it with the port
+    if (p.mode === 'vxlan') this.syncMtus(p.bridge);
   }
 
   portInfo(name: string): PortInfo | undefined {

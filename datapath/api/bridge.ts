@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAC_TABLE_MAX, MacLimit, Name, owned, type Stored } from './fields';
+import { MAC_TABLE_MAX, MacLimit, Mtu, Name, owned, type Stored } from './fields';
 
 export const DEFAULT_MAC_LIMIT_PER_PORT = 2048;
 
@@ -19,6 +19,11 @@ export const BridgeSpec = z.strictObject({
     .default(MAC_TABLE_MAX),
   /** Most MACs one port may have learned, beyond which its new source MACs are not learned (counted); 0: no limit. In place. */
   macLimitPerPort: MacLimit.default(DEFAULT_MAC_LIMIT_PER_PORT),
+  /**
+   * The MTU of the bridge's guest ports (OVS mtu_request), told to guests as host_mtu. Absent:
+   * with tunnel ports, the smallest underlay MTU - 50 (VXLAN over IPv4); else 1500. In place.
+   */
+  mtu: Mtu.optional(),
   ...owned,
 });
 export type BridgeSpec = z.output<typeof BridgeSpec>;
@@ -52,8 +57,19 @@ export interface BridgeFdbStatus extends FdbStatsRow {
   portLimits: Record<string, number>;
 }
 
+/** What the bridge's guest ports take now, and why. */
+export interface BridgeStatus {
+  /** The MTU of the guest ports that set none of their own, and where it comes from. */
+  mtu: number;
+  mtuSource: string;
+  /** E.g. an mtu larger than a tunnel port carries (its longer frames are dropped there, counted). */
+  warnings: string[];
+  /** The MAC table as the datapath runs it. */
+  fdb?: BridgeFdbStatus;
+}
+
 export interface BridgeState extends Stored<BridgeSpec> {
   version: number;
   ports: string[];
-  status?: { fdb?: BridgeFdbStatus };
+  status?: BridgeStatus;
 }

@@ -5,7 +5,47 @@ export interface QueueCounters {
   txPackets: number;
   txBytes: number;
   txDrops: number;
+  /** Every drop under its reason (egress ones are also in txDrops; malformed and macLimit are on ingress). */
+  drops: DropCounters;
 }
+
+/** Why frames were dropped, as the datapath counts them per port and queue pair. */
+export type DropCounters = {
+  /** The guest had no free descriptors (or no RX vring ready); an uplink's tx ring was full. */
+  ringFull: number;
+  /** Longer than the egress port's MTU (+ Ethernet header and one VLAN tag) or than its underlay carries. */
+  mtuExceeded: number;
+  /** An offload the port cannot take that the datapath cannot do in software (IPv6 GSO, SCTP checksums). */
+  offloadUnsupported: number;
+  /** The tunnel's underlay refused it (tx ring full, no buffer for the copy). */
+  underlaySendFailure: number;
+  /** Not learned: the ingress port reached its MAC limit. */
+  macLimit: number;
+  /** Received shorter than an Ethernet header, or with a multicast source MAC. */
+  malformed: number;
+};
+
+/** A port's counters before the datapath has any (not applied yet). */
+export function zeroCounters(): QueueCounters {
+  return {
+    rxPackets: 0,
+    rxBytes: 0,
+    txPackets: 0,
+    txBytes: 0,
+    txDrops: 0,
+    drops: { ringFull: 0, mtuExceeded: 0, offloadUnsupported: 0, underlaySendFailure: 0, macLimit: 0, malformed: 0 },
+  };
+}
+
+/** The drop reasons in the order vhostctl prints them. */
+export const DROP_REASONS = [
+  'ringFull',
+  'mtuExceeded',
+  'offloadUnsupported',
+  'underlaySendFailure',
+  'macLimit',
+  'malformed',
+] as const satisfies readonly (keyof DropCounters)[];
 
 /** One PMD thread (GET /pmd), as ovs-appctl dpif-netdev/pmd-stats-show reports it. */
 export interface PmdState {

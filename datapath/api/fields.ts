@@ -71,6 +71,15 @@ export const MacLimit = z
 /** A port's own limit on learned MACs (every port type has it); the bridge's macLimitPerPort when absent. In place. */
 export const PortMacLimit = MacLimit.optional();
 
+/**
+ * An MTU (OVS mtu_request): the longest IP packet a port's frames carry, Ethernet header not
+ * counted. 9710 is the most a vhost-user guest frame may be in the datapath (one 10 KB mbuf).
+ */
+export const Mtu = z
+  .int({ error: 'must be a whole number' })
+  .min(68, { error: 'must be at least 68 (the smallest IPv4 MTU)' })
+  .max(9710, { error: 'must be at most 9710 (the longest frame the datapath carries)' });
+
 /** Optimistic concurrency: the version the caller last read; a mismatch is refused with 409. */
 export const ExpectedVersion = z.int({ error: 'must be a whole number' }).min(1, { error: 'must be at least 1' });
 

@@ -17,6 +17,8 @@ export const GuestNicRequest = z.strictObject({
   queues: QueuePairs.optional(),
   mac: Mac.optional(),
   mrgRxbuf: z.boolean({ error: 'must be true or false' }).optional(),
+  /** false: the guest takes no GSO frames (guest_tso4/tso6/ufo=off); the datapath segments for it. */
+  guestTso: z.boolean({ error: 'must be true or false' }).optional(),
   iommu: z.boolean({ error: 'must be true or false' }).optional(),
 });
 export type GuestNicRequest = z.output<typeof GuestNicRequest>;
@@ -69,6 +71,8 @@ export interface PortEnd {
   mode: PortMode;
   queues: number;
   mac: string;
+  /** The port's MTU, told to the guest (host_mtu). */
+  mtu?: number;
 }
 
 /** A QEMU id from a port name: QEMU's id alphabet is narrower than ours. */
@@ -113,6 +117,8 @@ export function pairNics(
       mac: n.mac ?? port.mac,
       queues: port.queues,
       mrgRxbuf: n.mrgRxbuf,
+      guestTso: n.guestTso,
+      mtu: port.mtu,
       iommu: n.iommu ?? false,
     });
   });

@@ -2,7 +2,7 @@
 // Shared contract between the Pulumi provider, the agent's HTTP API and vhostctl.
 // Every rule carries its reason so an error names the field and the rule it broke.
 import { z } from 'zod';
-import { Mac, QueuePairs, SocketPath } from './fields';
+import { Mac, Mtu, QueuePairs, SocketPath } from './fields';
 
 /** QEMU ids (chardev/netdev) are derived from names, so names use QEMU's id alphabet. */
 const nameRule = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, {
@@ -37,6 +37,10 @@ export const GuestNicSpec = z.object({
   queues: QueuePairs.default(1),
   /** Mergeable Rx buffers; unset: QEMU's default, or on when dpdkGuest. */
   mrgRxbuf: z.boolean({ error: 'must be a boolean' }).optional(),
+  /** false: guest_tso4=off,guest_tso6=off,guest_ufo=off (the datapath segments GSO frames for it). */
+  guestTso: z.boolean({ error: 'must be a boolean' }).optional(),
+  /** The port's MTU, given to the guest as host_mtu (VIRTIO_NET_F_MTU). */
+  mtu: Mtu.optional(),
   /** vhost IOMMU (iommu_platform, ats, intel-iommu); needs QEMU >= 2.9.1 and machine q35. */
   iommu: z.boolean({ error: 'must be a boolean' }).default(false),
 });

@@ -14,6 +14,10 @@ export interface NicArgsInput {
   mrgRxbuf?: boolean;
   /** MSI-X vectors; 0 under TCG, where QEMU 7.2 crashes in vhost_net_start otherwise. */
   vectors?: number;
+  /** false: the guest takes no GSO frames (guest_tso4=off,guest_tso6=off,guest_ufo=off); the datapath segments for it. */
+  guestTso?: boolean;
+  /** The port's MTU: host_mtu makes the guest's virtio-net take it (VIRTIO_NET_F_MTU). */
+  mtu?: number;
 }
 
 export function qemuNicArgs(n: NicArgsInput): string[] {
@@ -24,6 +28,8 @@ export function qemuNicArgs(n: NicArgsInput): string[] {
   const vectors = n.vectors ?? (n.queues > 1 ? 2 * n.queues + 2 : undefined);
   if (vectors !== undefined) device += `,vectors=${vectors}`;
   if (n.mrgRxbuf !== undefined) device += `,mrg_rxbuf=${n.mrgRxbuf ? 'on' : 'off'}`;
+  if (n.guestTso === false) device += ',guest_tso4=off,guest_tso6=off,guest_ufo=off';
+  if (n.mtu !== undefined) device += `,host_mtu=${n.mtu}`;
   return ['-chardev', chardev, '-netdev', netdev, '-device', device];
 }
 

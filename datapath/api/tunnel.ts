@@ -77,7 +77,11 @@ export interface VxlanPortStatus {
     driver?: 'af_xdp' | 'af_packet';
     /** af_xdp: how its XDP program is attached, 'native' (in the driver) or 'generic' (on an skb). */
     xdpMode?: 'native' | 'generic' | 'offload';
+    /** The interface's MTU when the tunnel was made. */
+    mtu?: number;
   };
+  /** The longest inner IP packet the tunnel carries: the underlay's MTU - 50 (VXLAN over IPv4). */
+  mtu?: number;
   /** Why the underlay is not what was asked for (af_xdp refused), and what af_xdp costs the kernel. */
   warnings: string[];
   stats: QueueCounters;

@@ -1,7 +1,7 @@
 // vhost-user ports (OVS interface types dpdkvhostuserclient and dpdkvhostuser): a guest's
 // virtio-net NIC on a unix socket. The two types differ only in who creates the socket.
 import { z } from 'zod';
-import { Mac, Name, PortMacLimit, QueuePairs, SocketPath, owned, type Stored } from './fields';
+import { Mac, Mtu, Name, PortMacLimit, QueuePairs, SocketPath, owned, type Stored } from './fields';
 import type { QueueCounters } from './counters';
 
 export const SERVER_PORT_DEPRECATION =
@@ -26,6 +26,11 @@ const nic = {
   queues: QueuePairs.default(1),
   /** The guest NIC's MAC, for the QEMU fragment; derived from the name when absent. In place. */
   mac: Mac.optional(),
+  /**
+   * The port's MTU (OVS mtu_request), told to its guest as host_mtu; the bridge's when absent.
+   * In place: the datapath enforces it at once, a running guest keeps the MTU it started with.
+   */
+  mtu: Mtu.optional(),
   /** OVS options:n_rxq: refused with the reason (queues are the guest's to negotiate). */
   nRxq: absent(N_RXQ_REFUSAL),
   macLimit: PortMacLimit,
@@ -79,6 +84,11 @@ export interface PortStatus {
     negotiatedNames: string[];
   };
   warnings: string[];
+  /** The MTU the datapath enforces on this port and tells its guest (host_mtu), and where it comes from. */
+  mtu: number;
+  mtuSource: string;
+  /** What the guest's virtio-net took (VIRTIO_NET_F_MTU); absent when it did not negotiate it. */
+  guestMtu?: number;
   stats: QueueCounters;
   queues: QueueCounters[];
 }

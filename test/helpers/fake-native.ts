@@ -8,6 +8,8 @@ export class FakeNative implements NativeDatapath {
   /** createPort throws for paths this matches. */
   failCreatePort: RegExp | undefined;
   calls: string[] = [];
+  /** What setPortMtu was told, by port id (portInfo's mtu). */
+  mtus = new Map<number, number>();
   private next = 1;
 
   init(_o: EalOptions) {
@@ -35,7 +37,11 @@ export class FakeNative implements NativeDatapath {
     this.calls.push(`destroyPort ${this.ports.get(p)?.path}`);
     this.ports.delete(p);
   }
-  portInfo(): PortInfo {
+  setPortMtu(p: number, mtu: number) {
+    this.mtus.set(p, mtu);
+    this.calls.push(`setPortMtu ${this.ports.get(p)?.path} ${mtu}`);
+  }
+  portInfo(p?: number): PortInfo {
     const drops = { ringFull: 0, mtuExceeded: 0, offloadUnsupported: 0, underlaySendFailure: 0, macLimit: 0, malformed: 0 };
     const z = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0, drops };
     return {
@@ -46,7 +52,7 @@ export class FakeNative implements NativeDatapath {
       queuePairs: 0,
       offeredFeatures: '0x0',
       negotiatedFeatures: '0x0',
-      mtu: 1500,
+      mtu: (p !== undefined && this.mtus.get(p)) || 1500,
       stats: z,
       queues: [],
     };

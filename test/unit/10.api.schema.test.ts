@@ -123,6 +123,19 @@ describe('10 API schema: what a user may ask for', () => {
       { field: 'macLimit', rule: 'must be a whole number' },
     ]);
   });
+  it('takes an mtu on bridges and vhost-user ports (68..9710, whole), naming the field and the rule', () => {
+    const client = { name: 'p', bridge: 'b', type: 'dpdkvhostuserclient', vhostServerPath: '/tmp/p.sock' };
+    assert.equal(checkSpec(BridgeSpec, { name: 'b', mtu: 9000 }).issues, undefined);
+    assert.equal(checkSpec(PortSpec, { ...client, mtu: 68 }).issues, undefined);
+    assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', mtu: 67 }).issues, [{ field: 'mtu', rule: 'must be at least 68 (the smallest IPv4 MTU)' }]);
+    assert.deepEqual(checkSpec(PortSpec, { ...client, mtu: 9711 }).issues, [
+      { field: 'mtu', rule: 'must be at most 9710 (the longest frame the datapath carries)' },
+    ]);
+    assert.deepEqual(checkSpec(PortSpec, { ...client, type: 'dpdkvhostuser', vhostServerPath: undefined, mtu: 1500.5 }).issues, [
+      { field: 'mtu', rule: 'must be a whole number' },
+    ]);
+    assert.deepEqual(checkSpec(BridgeSpec, { name: 'b', mtu: '1500' }).issues, [{ field: 'mtu', rule: 'must be a whole number' }]);
+  });
   it('has replace fields for every port type, each a field of that type, and one mode per vhost-user type', () => {
     assert.deepEqual(Object.keys(PORT_REPLACE_FIELDS).sort(), [...PORT_TYPES].sort());
     for (const t of PORT_TYPES) for (const f of ['name', 'bridge', 'type']) assert.ok((PORT_REPLACE_FIELDS[t] as readonly string[]).includes(f), `${t} ${f}`);

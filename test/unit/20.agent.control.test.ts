@@ -191,6 +191,86 @@ describe('20 agent control plane (own logic, fake addon)', () => {
     assert.equal(snapshot(), before);
   });
 
+  it("a guest port's MTU: its own, else the bridge's, else a tunnel's underlay - 50, else 1500; qemuArgs, the status and the datapath agree", () => {
+    // A fake with tunnels whose underlay has MTU 1500, as the real addon reports it.
+    class TunnelNative extends FakeNative {
+      tunnels = new Set<number>();
+      createTunnel() {
+        const id = this.createBridge(); // any fresh id
+        this.tunnels.add(id);
+        return id;
+      }
+      portInfo(p?: number) {
+        const i = super.portInfo(p);
+        return p !== undefined && this.tunnels.has(p) ? { ...i, mtu: 1450, underlayMtu: 1500 } : i;
+      }
+    }
+    const tn = new TunnelNative();
+    const c = new Control(store, new Datapath(tn), { runDir: path.join(dir, 'run'), allowedSocketDirs: [dir], log: () => {} }, running);
+    c.bridges.restore();
+    const hostMtu = (name: string) => {
+      const p = c.ports.get(name);
+      assert.ok(p.type === 'dpdkvhostuserclient');
+      return { arg: p.qemuArgs.find((a) => a.startsWith('virtio-net-pci'))!.match(/host_mtu=(\d+)/)?.[1], mtu: p.status!.mtu, source: p.status!.mtuSource };
+    };
+    c.ports.put('g', port('g'));
+    // At 1500 (virtio-net's default) the QEMU arguments say nothing: they stay as they were.
+    assert.deepEqual(hostMtu('g'), { arg: undefined, mtu: 1500, source: 'default (1500)' });
+    const vx = {
+      bridge: 'br0',
+      type: 'vxlan',
+      vni: 9,
+      underlay: { iface: 'lo', localIp: '169.254.9.1', remoteIp: '169.254.9.2', remoteMac: '02:00:00:00:09:02' },
+    };
+    c.ports.put('vx', vx);
+    assert.deepEqual(hostMtu('g'), { arg: '1450', mtu: 1450, source: 'tunnel port vx: underlay MTU 1500 - 50 bytes of VXLAN' });
+    assert.deepEqual(c.bridges.get('br0').status, { mtu: 1450, mtuSource: 'tunnel port vx: underlay MTU 1500 - 50 bytes of VXLAN', warnings: [] });
+    const gId = [...tn.ports].find(([, p]) => p.path.endsWith('g.sock'))![0];
+    assert.equal(tn.mtus.get(gId), 1450, 'the datapath enforces the tunnel MTU on the guest port');
+    // The bridge's own mtu wins, and a larger one than the tunnel carries is a warning on the bridge.
+    c.bridges.put('br0', { mtu: 9000 });
+    assert.deepEqual(hostMtu('g'), { arg: '9000', mtu: 9000, source: 'bridge br0 mtu' });
+    assert.match(c.bridges.get('br0').status!.warnings.join(), /mtu 9000 is more than a tunnel carries \(tunnel port vx/);
+    // The port's own wins over both, in place: the socket is not re-created.
+    const creates = tn.calls.filter((x) => x.startsWith('createPort')).length;
+    const r = c.ports.put('g', port('g', { mtu: 1400 }));
+    assert.equal(r.changes[0].op, 'update');
+    assert.equal(r.changes[0].disruptive, false);
+    assert.deepEqual(hostMtu('g'), { arg: '1400', mtu: 1400, source: 'port mtu' });
+    assert.equal(tn.mtus.get(gId), 1400);
+    assert.equal(tn.calls.filter((x) => x.startsWith('createPort')).length, creates);
+    // Back to the bridge's when the port's is removed; the tunnel's when the bridge's is.
+    c.ports.put('g', port('g'));
+    c.bridges.put('br0', {});
+    assert.equal(tn.mtus.get(gId), 1450);
+    c.ports.delete('vx');
+    assert.equal(tn.mtus.get(gId), 1500);
+    assert.equal(hostMtu('g').source, 'default (1500)');
+  });
+
+  it("a guest that took a larger MTU than its port's is a warning in the port's status", () => {
+    control.ports.put('g', port('g', { mtu: 1400 }));
+    const info = native.portInfo();
+    native.portInfo = () => ({
+      ...info,
+      connected: true,
+      negotiatedFeatures: '0x8',
+      offeredFeatures: '0x8',
+      vringsEnabled: 2,
+      vringsTotal: 2,
+      queuePairs: 1,
+      guestMtu: 1500,
+    });
+    const p = control.ports.get('g');
+    assert.ok(p.type === 'dpdkvhostuserclient');
+    assert.equal(p.status!.guestMtu, 1500);
+    assert.deepEqual(
+      p.status!.warnings.filter((w) => /MTU/.test(w)),
+      ["the guest took MTU 1500, more than the port's 1400 (port mtu): its longer frames are dropped (restart it with the port's qemuArgs, host_mtu=1400)"],
+    );
+    assert.deepEqual(Object.keys(p.status!.stats.drops), ['ringFull', 'mtuExceeded', 'offloadUnsupported', 'underlaySendFailure', 'macLimit', 'malformed']);
+  });
+
   it('a hugepage reservation is its own kind of change, with the version check of every kind', () => {
     const sysfs = path.join(dir, 'sys');
     const pool = path.join(sysfs, 'kernel/mm/hugepages/hugepages-2048kB');

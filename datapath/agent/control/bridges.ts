@@ -5,6 +5,7 @@ import {
   DEFAULT_MAC_LIMIT_PER_PORT,
   MAC_TABLE_MAX,
   type BridgeFdbStatus,
+  type BridgeStatus,
   type BridgeState,
   type ChangeOptions,
   type ChangeResult,
@@ -47,6 +48,15 @@ export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeStat
     return { ...spec, version, ports };
   }
 
+  /** What its guest ports take now: the MTU and where it comes from, and what will not fit. */
+  private status(name: string, spec: StoredBridge): BridgeStatus {
+    const m = spec.mtu !== undefined ? { mtu: spec.mtu, source: `bridge ${name} mtu` } : this.dp.bridgeMtu(name);
+    const warnings: string[] = [];
+    const t = this.dp.tunnelMtu(name);
+    if (t && m.mtu > t.mtu) warnings.push(`mtu ${m.mtu} is more than a tunnel carries (${t.source}): longer frames are dropped there (counted as mtuExceeded)`);
+    return { mtu: m.mtu, mtuSource: m.source, warnings };
+  }
+
   current(name: string): StoredObject<StoredBridge> | undefined {
     return this.store.get<StoredBridge>('bridge', name);
   }
@@ -60,19 +70,24 @@ export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeStat
     return { ...stats, macAgingSeconds, macLimitPerPort, portLimits };
   }
 
+  /** The live bridge: its guest ports' MTU and its MAC table. */
   private live(name: string, st: BridgeState): BridgeState {
     const fdb = this.fdbStatus(name);
-    return fdb ? { ...st, status: { ...st.status, fdb } } : st;
+    return { ...st, status: { ...this.status(name, st), ...(fdb ? { fdb } : {}) } };
   }
 
-  get(name: string): BridgeState {
+  get(name: string, live = true): BridgeState {
     const b = this.current(name);
     if (!b) throw new ApiError('not_found', `bridge ${name} does not exist`);
-    return this.live(name, this.state(name, b.spec, b.version));
+    const st = this.state(name, b.spec, b.version);
+    return live ? this.live(name, st) : st;
   }
 
-  list(): BridgeState[] {
-    return this.store.list<StoredBridge>('bridge').map((b) => this.live(b.name, this.state(b.name, b.spec, b.version)));
+  list(live = true): BridgeState[] {
+    return this.store.list<StoredBridge>('bridge').map((b) => {
+      const st = this.state(b.name, b.spec, b.version);
+      return live ? this.live(b.name, st) : st;
+    });
   }
 
   put(name: string, input: unknown, o: ChangeOptions = {}): ChangeResult<BridgeState> {
@@ -89,7 +104,10 @@ export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeStat
       changes: [{ op: opOf(cur, diff), kind: 'bridge', name, diff, disruptive: false }],
       stored: spec,
       object: (version) => this.state(name, spec, version),
-      apply: () => this.dp.ensureBridge(name, spec.macAgingSeconds, fdbOf(spec)),
+      apply: () => {
+        this.dp.ensureBridge(name, spec.macAgingSeconds, fdbOf(spec));
+        this.dp.setBridgeMtu(name, spec.mtu);
+      },
     };
   }
 
@@ -107,6 +125,9 @@ export class Bridges implements ObjectClass<BridgeSpec, StoredBridge, BridgeStat
 
   /** At start: every stored bridge into the datapath. */
   restore(): void {
-    for (const b of this.store.list<StoredBridge>('bridge')) this.dp.ensureBridge(b.name, b.spec.macAgingSeconds, fdbOf(b.spec));
+    for (const b of this.store.list<StoredBridge>('bridge')) {
+      this.dp.ensureBridge(b.name, b.spec.macAgingSeconds, fdbOf(b.spec));
+      this.dp.setBridgeMtu(b.name, b.spec.mtu);
+    }
   }
 }

@@ -32,7 +32,7 @@ export class Control {
 
   /** The stored configuration, without live status: what a dry run must leave byte-for-byte. */
   state(): { settings: SettingsState; bridges: BridgeState[]; ports: PortState[] } {
-    return { settings: this.settings.get(), bridges: this.bridges.list(), ports: this.ports.list(false) };
+    return { settings: this.settings.get(), bridges: this.bridges.list(false), ports: this.ports.list(false) };
   }
 
   /** At start: every stored object applied through its class (settings, bridges, then ports). */

@@ -99,6 +99,8 @@ export function buildQemuArgv(spec: GuestSpec, ctx: QemuArgvContext): QemuComman
       mac: nic.mac.toLowerCase(),
       queues: nic.queues,
       mrgRxbuf: mrgRxbufFor(spec, nic),
+      guestTso: nic.guestTso,
+      mtu: nic.mtu,
       vectors: tcg ? 0 : undefined,
     });
     // iommu_platform is a modern-virtio feature: QEMU refuses it on a transitional device.

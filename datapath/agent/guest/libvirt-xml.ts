@@ -102,10 +102,16 @@ export function renderLibvirtXml(spec: GuestSpec, opts: LibvirtXmlOptions): Libv
     L.push(`      <mac address='${nic.mac.toLowerCase()}'/>`);
     L.push(`      <source type='unix' path='${e(nic.socketPath)}' mode='${mode}'/>`);
     L.push(`      <model type='virtio'/>`);
+    // libvirt's <mtu> is QEMU's host_mtu: the guest's virtio-net takes it (VIRTIO_NET_F_MTU).
+    if (nic.mtu !== undefined) L.push(`      <mtu size='${nic.mtu}'/>`);
     const drvAttrs = [nic.queues > 1 ? `queues='${nic.queues}'` : '', nic.iommu ? `iommu='on' ats='on'` : ''].filter(Boolean).join(' ');
-    if (mrg !== undefined) {
+    const drvChildren = [
+      mrg !== undefined ? `        <host mrg_rxbuf='${mrg ? 'on' : 'off'}'/>` : '',
+      nic.guestTso === false ? `        <guest tso4='off' tso6='off' ufo='off'/>` : '',
+    ].filter(Boolean);
+    if (drvChildren.length) {
       L.push(`      <driver${drvAttrs ? ' ' + drvAttrs : ''}>`);
-      L.push(`        <host mrg_rxbuf='${mrg ? 'on' : 'off'}'/>`);
+      L.push(...drvChildren);
       L.push(`      </driver>`);
     } else if (drvAttrs) {
       L.push(`      <driver ${drvAttrs}/>`);

@@ -102,6 +102,12 @@ describe('guest/argv', () => {
     assert.match(values(buildQemuArgv(off, { accel: TCG, paths }).argv, '-device')[0], /,mrg_rxbuf=off$/);
   });
 
+  it('a NIC carries the port MTU as host_mtu, and guestTso=false turns off the guest offloads', () => {
+    const s = spec({ nics: [{ name: 'eth0', socketPath: '/run/p.sock', mac: '52:54:00:00:00:01', mtu: 1450, guestTso: false }] });
+    assert.match(values(buildQemuArgv(s, { accel: TCG, paths }).argv, '-device')[0], /,guest_tso4=off,guest_tso6=off,guest_ufo=off,host_mtu=1450$/);
+    assert.doesNotMatch(values(buildQemuArgv(spec(), { accel: TCG, paths }).argv, '-device')[0], /host_mtu|guest_tso/);
+  });
+
   it('vhost IOMMU: intel-iommu before the NIC, iommu_platform+ats, split irqchip under KVM', () => {
     const s = spec({ nics: [{ name: 'eth0', socketPath: '/run/p.sock', mac: '52:54:00:00:00:01', iommu: true }] });
     const c = buildQemuArgv(s, { accel: KVM, paths });

@@ -82,6 +82,18 @@ describe('guest/libvirt-xml (validated by virt-xml-validate)', function () {
     assert.ok(notes.some((n) => /vectors/.test(n)));
   });
 
+  it("a NIC's MTU is <mtu size>, guestTso=false turns the guest's offloads off", () => {
+    const spec = parseGuestSpec({
+      name: 'vm1',
+      boot: { kind: 'kernel', kernel: '/img/vmlinuz' },
+      nics: [{ name: 'eth0', socketPath: '/run/p0.sock', mac: '52:54:00:00:00:01', mtu: 1450, guestTso: false, mrgRxbuf: false }],
+    });
+    const { xml } = renderLibvirtXml(spec, { accel: KVM });
+    validate(xml);
+    assert.match(xml, /<mtu size='1450'\/>/);
+    assert.match(xml, /<driver>\s*<host mrg_rxbuf='off'\/>\s*<guest tso4='off' tso6='off' ufo='off'\/>\s*<\/driver>/);
+  });
+
   it('a guest without NICs or pinning is valid too', () => {
     validate(renderLibvirtXml(parseGuestSpec({ name: 'bare', boot: { kind: 'kernel', kernel: '/k' } }), { accel: KVM }).xml);
   });

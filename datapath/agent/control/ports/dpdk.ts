@@ -3,12 +3,10 @@
 // dpdk-p0 type=dpdk options:dpdk-devargs=…`). The datapath opens the device; here are the
 // checks that name what is wrong before it does, and the status read back from the host.
 import * as fs from 'node:fs';
-import { ApiError, parseDevargs, type DpdkPortSpec, type DpdkPortState, type FieldIssue, type Stored } from '../../../api';
+import { ApiError, parseDevargs, zeroCounters, type DpdkPortSpec, type DpdkPortState, type FieldIssue, type Stored } from '../../../api';
 import type { AppliedDpdk } from '../../datapath';
 import { operstate, xdpMode } from '../../host';
 import { Port } from './port';
-
-const ZERO = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0 };
 
 /** The driver a PCI device is bound to, '' for none; undefined when there is no such device. */
 function pciDriver(bdf: string): string | undefined {
@@ -89,7 +87,7 @@ export class DpdkPort extends Port<Stored<DpdkPortSpec>> {
       link: 'down',
       device: { driver: dev.driver, name: dev.device, iface: dev.iface, operstate: oper, queuePairs: info?.queuePairs ?? 0 },
       warnings: this.warnings(),
-      stats: info?.stats ?? { ...ZERO },
+      stats: info?.stats ?? zeroCounters(),
       queues: info?.queues ?? [],
     };
     if (dev.driver === 'af_xdp' && info) {

@@ -69,12 +69,18 @@ export abstract class Port<S extends Stored<PortSpec> = Stored<PortSpec>> {
   /** After the datapath let go of a form of this port (a server socket file is removed). */
   protected released(_have: AppliedPort): void {}
 
+  /** What changes without re-creating the port: its own MAC limit and MTU. */
+  protected applyInPlace(want: AppliedPort): void {
+    this.ctx.dp.setPortMacLimit(this.name, this.spec.macLimit);
+    this.ctx.dp.update(this.name, want);
+  }
+
   /** Makes the datapath's port match the spec; on failure puts back what was there and throws. */
   apply(): void {
     const { dp } = this.ctx;
     const want = this.wanted();
     const have = dp.applied(this.name);
-    if (sameApplied(have, want)) return dp.setPortMacLimit(this.name, this.spec.macLimit); // in place
+    if (sameApplied(have, want)) return this.applyInPlace(want);
     if (have) {
       dp.removePort(this.name);
       this.released(have);

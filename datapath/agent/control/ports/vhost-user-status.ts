@@ -2,7 +2,7 @@
 // would check (socket, permission, guest, vrings, features).
 import * as fs from 'node:fs';
 import type { PortInfo } from '../../../native/addon';
-import type { PortMode, PortStatus, QueueCounters } from '../../../api';
+import { zeroCounters, type PortMode, type PortStatus } from '../../../api';
 
 const FEATURE_BITS: Record<number, string> = {
   0: 'csum',
@@ -69,8 +69,6 @@ function socketProblem(socketPath: string, mode: PortMode): string | undefined {
   return undefined;
 }
 
-const ZERO: QueueCounters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0 };
-
 export function portStatus(args: {
   mode: PortMode;
   socketPath: string;
@@ -80,6 +78,8 @@ export function portStatus(args: {
   applyError?: string;
   /** Why a client port is held out of the datapath (its socket is missing or refused). */
   waiting?: string;
+  /** The port's MTU and why (its own, the bridge's, a tunnel's underlay, or the default). */
+  mtu: { mtu: number; source: string };
 }): PortStatus {
   const { mode, socketPath, info, expectedQueues, iommu } = args;
   const offered = info?.offeredFeatures ?? '0x0';
@@ -99,7 +99,10 @@ export function portStatus(args: {
       negotiatedNames: featureNames(negotiated),
     },
     warnings: [],
-    stats: info?.stats ?? { ...ZERO },
+    mtu: args.mtu.mtu,
+    mtuSource: args.mtu.source,
+    ...(info?.guestMtu ? { guestMtu: info.guestMtu } : {}),
+    stats: info?.stats ?? zeroCounters(),
     queues: info?.queues ?? [],
   };
   if (args.applyError) status.reason = `not in the datapath: ${args.applyError}`;
@@ -123,6 +126,10 @@ export function portStatus(args: {
       status.warnings.push(`the guest set up ${info.queuePairs} queue pair(s), the port expects ${expectedQueues}`);
     if (iommu && !has(negotiated, BIT.iommu))
       status.warnings.push('vhost IOMMU support is on but the guest did not negotiate iommu_platform (QEMU iommu_platform=on and a vIOMMU)');
+    if (info.guestMtu && info.guestMtu > args.mtu.mtu)
+      status.warnings.push(
+        `the guest took MTU ${info.guestMtu}, more than the port's ${args.mtu.mtu} (${args.mtu.source}): its longer frames are dropped (restart it with the port's qemuArgs, host_mtu=${args.mtu.mtu})`,
+      );
     if (has(offered, BIT.mrg) && !has(negotiated, BIT.mrg))
       status.warnings.push('mergeable rx buffers offered but not negotiated (guests running DPDK need mrg_rxbuf=on)');
   }

@@ -16,7 +16,7 @@ import {
   type VhostUserPortSpec,
   type VhostUserPortState,
 } from '../../../api';
-import { sameApplied, type AppliedPort, type AppliedVhostUser } from '../../datapath';
+import { DEFAULT_MTU, sameApplied, type AppliedPort, type AppliedVhostUser, type MtuChoice } from '../../datapath';
 import { inInsecureDir, socketDirProblem, socketFileCheck, socketPolicy, type SocketPolicy } from '../../socket-policy';
 import { Port, type ControlOptions } from './port';
 import { portStatus } from './vhost-user-status';
@@ -84,7 +84,7 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
     if (sameApplied(have, want)) {
       // In the datapath already: let go of it while disconnected from a socket it must not connect to.
       const r = have && !dp.portInfo(this.name)?.connected ? this.connectRefusal() : undefined;
-      if (admit(r)) return dp.setPortMacLimit(this.name, this.spec.macLimit); // in place, as Port.apply
+      if (admit(r)) return this.applyInPlace(want); // the MAC limit and MTU, as Port.apply
       this.remove();
       waiting.set(this.name, r!.why);
       return;
@@ -174,15 +174,27 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
     return `${this.spec.type}, bridge ${this.spec.bridge}`;
   }
 
+  /** The MTU the datapath enforces on this port and its guest is told: the port's own, else its bridge's. */
+  mtu(): MtuChoice {
+    return this.ctx.dp.guestPortMtu(this.spec.bridge, this.spec.mtu);
+  }
+
+  /** host_mtu for the guest: none at 1500, virtio-net's own default, so those command lines stay as they were. */
+  private hostMtu(): number | undefined {
+    const { mtu } = this.mtu();
+    return mtu === DEFAULT_MTU ? undefined : mtu;
+  }
+
   state(version: number, live: boolean): VhostUserPortState {
     const socketPath = this.socketPath();
     const mac = this.spec.mac ?? derivedMac(this.name);
+    const mtu = this.mtu();
     const state: VhostUserPortState = {
       ...this.spec,
       mac,
       version,
       socketPath,
-      qemuArgs: qemuNicArgs({ id: this.name, socketPath, qemuIsServer: this.mode === 'client', mac, queues: this.spec.queues }),
+      qemuArgs: qemuNicArgs({ id: this.name, socketPath, qemuIsServer: this.mode === 'client', mac, queues: this.spec.queues, mtu: this.hostMtu() }),
     };
     if (this.spec.type === 'dpdkvhostuser') state.deprecated = SERVER_PORT_DEPRECATION;
     if (live)
@@ -194,16 +206,24 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
         iommu: this.ctx.running.vhostIommuSupport,
         applyError: this.ctx.applyErrors.get(this.name),
         waiting: this.ctx.waiting.get(this.name),
+        mtu,
       });
     return state;
   }
 
   guestEnd(): PortEnd {
-    return { name: this.name, socketPath: this.socketPath(), mode: this.mode, queues: this.spec.queues, mac: this.spec.mac ?? derivedMac(this.name) };
+    return {
+      name: this.name,
+      socketPath: this.socketPath(),
+      mode: this.mode,
+      queues: this.spec.queues,
+      mac: this.spec.mac ?? derivedMac(this.name),
+      mtu: this.hostMtu(),
+    };
   }
 
   protected wanted(): AppliedVhostUser {
-    return { bridge: this.spec.bridge, mode: this.mode, path: this.socketPath() };
+    return { bridge: this.spec.bridge, mode: this.mode, path: this.socketPath(), ...(this.spec.mtu === undefined ? {} : { mtu: this.spec.mtu }) };
   }
 
   protected beforeAdd(want: AppliedPort): void {

@@ -1,11 +1,9 @@
 // VXLAN tunnel ports: the bridge's end of a tunnel over a kernel interface (the underlay), its
 // MACs resolved from the interface and the kernel's neighbour table when the spec leaves them out.
-import { ApiError, type FieldIssue, type Stored, type VxlanPortSpec, type VxlanPortState } from '../../../api';
+import { ApiError, zeroCounters, type FieldIssue, type Stored, type VxlanPortSpec, type VxlanPortState } from '../../../api';
 import type { AppliedVxlan } from '../../datapath';
 import { interfaceMac, neighbourMac, operstate, xdpMode } from '../../host';
 import { Port } from './port';
-
-const ZERO = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, txDrops: 0 };
 
 export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
   /** One underlay interface carries one tunnel: the af_packet ethdev owns the interface's frames. */
@@ -51,9 +49,17 @@ export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
     const oper = operstate(iface);
     const st: NonNullable<VxlanPortState['status']> = {
       link: 'down',
-      underlay: { iface, operstate: oper, localMac: t?.localMac, remoteMac: t?.remoteMac, driver: info?.underlayDriver },
+      underlay: {
+        iface,
+        operstate: oper,
+        localMac: t?.localMac,
+        remoteMac: t?.remoteMac,
+        driver: info?.underlayDriver,
+        ...(info?.underlayMtu ? { mtu: info.underlayMtu } : {}),
+      },
+      ...(info ? { mtu: info.mtu } : {}),
       warnings: this.warnings(),
-      stats: info?.stats ?? { ...ZERO },
+      stats: info?.stats ?? zeroCounters(),
       queues: info?.queues ?? [],
     };
     if (info?.underlayDriver === 'af_xdp') st.underlay.xdpMode = xdpMode(iface);

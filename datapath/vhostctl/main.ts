@@ -8,17 +8,19 @@ import {
   ApiError,
   BridgeSpec,
   DEFAULT_SOCKET,
+  DROP_REASONS,
   PortSpec,
   SettingsSpec,
   parse,
   type ChangeResult,
+  type DropCounters,
   type PortState,
   type VhostnetEvent,
 } from '../api';
 
 const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   show                              bridges, ports, link state and counters
-  port stats [PORT]                 per-port and per-queue counters
+  port stats [PORT]                 per-port and per-queue counters, drops by reason
   fdb show BRIDGE                   learned MAC addresses
   fdb stats BRIDGE                  MAC table counters: entries, learned, expired, evicted, moved, limited
   pmd stats                         PMD threads: busy/idle cycles, packets, queues
@@ -69,6 +71,7 @@ function showPort(p: PortState, indent: string): string[] {
     `${indent}    socket: ${p.socketPath} (${s.mode})`,
   ];
   lines.push(`${indent}    link: ${s.link}${s.reason ? ` (${s.reason})` : ''}`);
+  lines.push(`${indent}    mtu: ${s.mtu} (${s.mtuSource})${s.guestMtu ? `, guest ${s.guestMtu}` : ''}`);
   if (s.connected)
     lines.push(
       `${indent}    vrings: ${s.vringsEnabled}/${s.vringsTotal} enabled, queue pairs: ${s.queuePairs} (expected ${p.queues})`,
@@ -79,6 +82,12 @@ function showPort(p: PortState, indent: string): string[] {
   );
   for (const w of s.warnings) lines.push(`${indent}    warning: ${w}`);
   return lines;
+}
+
+/** " (ringFull 3, mtuExceeded 1)": the reasons with drops, in DROP_REASONS' order; "" when none. */
+function reasons(d: DropCounters | undefined): string {
+  const nz = DROP_REASONS.filter((r) => (d?.[r] ?? 0) > 0);
+  return nz.length ? ` (${nz.map((r) => `${r} ${n(d![r])}`).join(', ')})` : '';
 }
 
 function describeEvent(e: VhostnetEvent): string {
@@ -188,8 +197,8 @@ async function run(argv: string[]): Promise<number> {
         ports.map((p) => ({ name: p.name, link: p.status!.link, stats: p.status!.stats, queues: p.status!.queues })),
         () =>
           ports.flatMap((p) => [
-            `${p.name}: link ${p.status!.link}  rx ${n(p.status!.stats.rxPackets)} pkts ${n(p.status!.stats.rxBytes)} B  tx ${n(p.status!.stats.txPackets)} pkts ${n(p.status!.stats.txBytes)} B  drops ${n(p.status!.stats.txDrops)}`,
-            ...p.status!.queues.map((q, i) => `    queue ${i}: rx ${n(q.rxPackets)}  tx ${n(q.txPackets)}  drops ${n(q.txDrops)}`),
+            `${p.name}: link ${p.status!.link}  rx ${n(p.status!.stats.rxPackets)} pkts ${n(p.status!.stats.rxBytes)} B  tx ${n(p.status!.stats.txPackets)} pkts ${n(p.status!.stats.txBytes)} B  drops ${n(p.status!.stats.txDrops)}${reasons(p.status!.stats.drops)}`,
+            ...p.status!.queues.map((q, i) => `    queue ${i}: rx ${n(q.rxPackets)}  tx ${n(q.txPackets)}  drops ${n(q.txDrops)}${reasons(q.drops)}`),
           ]),
       );
       return 0;

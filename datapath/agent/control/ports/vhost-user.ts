@@ -98,11 +98,6 @@ export class VhostUserPort extends Port<Stored<VhostUserPortSpec>> {
     waiting.set(this.name, r!.why);
   }
 
-  /** Whether this port waits for its socket (ports.ts admits it when it passes). */
-  get isWaiting(): boolean {
-    return this.ctx.waiting.has(this.name);
-  }
-
   /** The socket the datapath uses: vhostServerPath, or the one it creates under the run dir. */
   socketPath(): string {
     return this.spec.type === 'dpdkvhostuserclient' ? this.spec.vhostServerPath : serverSocketPath(this.ctx.opts.runDir, this.ctx.sockDir(), this.name);

@@ -137,7 +137,7 @@ async function serve(
   native: NativeDatapath,
   store: Store,
   running: RunningSettings,
-  eal: { lcores: string; pmds: number },
+  eal: { lcores: string; pmds: number; dpdkVersion: string },
   listenOn: string,
 ): Promise<RunningAgent> {
   const dp = new Datapath(native);
@@ -196,7 +196,7 @@ async function serve(
       fdbStats: (b: string) => dp.fdbStats(b),
       guests: () => guests.list(),
       api: apiMetrics,
-      build: { version: AGENT_VERSION, dpdkVersion: dpdkVersion() },
+      build: { version: AGENT_VERSION, dpdkVersion: dpdkVersion(eal.dpdkVersion) },
       pmdThreads: dpdkWorkerThreads,
     };
     try {

@@ -362,14 +362,7 @@ export function serveMetrics(listen: string, src: MetricsSources): Promise<{ ser
   });
 }
 
-/** The DPDK release the agent runs on, from the runtime library's Debian package where there is one. */
-export function dpdkVersion(): string {
-  try {
-    const status = fs.readFileSync('/var/lib/dpkg/status', 'utf8');
-    const m = /Package: librte-eal\d+\n(?:[^\n]+\n)*?Version: ([^\n]+)/.exec(status);
-    if (m) return m[1];
-  } catch {
-    /* not a Debian system */
-  }
-  return 'unknown';
+/** The DPDK release the agent runs on, from rte_version() of the library loaded ("DPDK 22.11.4" -> "22.11.4"). */
+export function dpdkVersion(rteVersion: string): string {
+  return /(\d+\.\d+(?:\.\d+)?\S*)/.exec(rteVersion)?.[1] ?? 'unknown';
 }

@@ -108,7 +108,7 @@ export interface PmdStats {
 
 export interface NativeDatapath {
   /** Initialises the EAL once per process; throws if it fails (message has the EAL's reason). */
-  init(opts: EalOptions): { lcores: string; pmds: number; tscHz: number };
+  init(opts: EalOptions): { lcores: string; pmds: number; tscHz: number; dpdkVersion: string };
   createBridge(): number;
   /** The bridge must have no ports. */
   destroyBridge(bridge: number): void;

@@ -13,7 +13,7 @@ export class FakeNative implements NativeDatapath {
   private next = 1;
 
   init(_o: EalOptions) {
-    return { lcores: '0@(0,1),1@1', pmds: 1, tscHz: 1e9 };
+    return { lcores: '0@(0,1),1@1', pmds: 1, tscHz: 1e9, dpdkVersion: 'DPDK 22.11.0 (fake)' };
   }
   createBridge() {
     const id = this.next++;

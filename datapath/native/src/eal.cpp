@@ -10,6 +10,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_version.h>
 #include "datapath.h"
 #include "errors.h"
 #include "offload.h"
@@ -111,7 +112,7 @@ InitResult ealInit(const EalOptions& o) {
     int r = rte_eal_remote_launch(pmdMain, p.get(), p->lcore);
     if (r != 0) throw std::runtime_error("init: cannot launch PMD on lcore " + std::to_string(p->lcore) + ": " + strerror(-r));
   }
-  return {lcores, n, g.tscHz};
+  return {lcores, n, g.tscHz, rte_version()};
 }
 
 void datapathShutdown() {

@@ -20,6 +20,7 @@ struct InitResult {
   std::string lcores;
   int pmds;
   uint64_t tscHz;
+  std::string dpdkVersion;  // rte_version(): the library actually loaded
 };
 
 InitResult ealInit(const EalOptions& o);

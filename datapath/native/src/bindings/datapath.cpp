@@ -42,6 +42,7 @@ Napi::Value InitEal(const Napi::CallbackInfo& info) {
   out.Set("lcores", r.lcores);
   out.Set("pmds", r.pmds);
   out.Set("tscHz", (double)r.tscHz);
+  out.Set("dpdkVersion", r.dpdkVersion);
   return out;
 }
 

@@ -93,13 +93,21 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     assert.equal((await b.counters())[0].rxBytes, 100 * 1514);
   });
 
-  it('an af_xdp underlay: the status says so and in which XDP mode, and frames cross both ways; back to af_packet after', async function () {
-    const c = hosts[0].agent!.client;
+  // One af_xdp open per agent here: DPDK 22.11 refuses a second AF_XDP open of an interface in the
+  // same process (rx queue setup: Invalid argument), so this case does both af_xdp parts.
+  it('an af_xdp underlay: status says so and in which XDP mode, frames cross both ways; a second tunnel (VNI) shares it', async function () {
+    const [ca, cb] = [hosts[0].agent!.client, hosts[1].agent!.client];
     // While AF_XDP holds the veth its kernel sees no ARP: the next hop's MAC is given, not looked up.
     const remoteMac = (await vx(0)).underlay.remoteMac!;
-    const put = (underlay: object) =>
-      c.put('/ports/vx', { bridge: 'br0', type: 'vxlan', vni: VNI, underlay: { iface: VETH[0], localIp: IP[0], remoteIp: IP[1], ...underlay } });
-    await put({ driver: 'af_xdp', remoteMac });
+    const onA = (vni: number, driver: string) => ({
+      bridge: 'br0',
+      type: 'vxlan',
+      vni,
+      underlay: { iface: VETH[0], localIp: IP[0], remoteIp: IP[1], remoteMac, driver },
+    });
+    const get = async (c: typeof ca, p: string) => (await c.get<VxlanPortState>(`/ports/${p}`)).status!;
+    const [a, b] = [hosts[0].guest!, hosts[1].guest!];
+    await ca.put('/ports/vx', onA(VNI, 'af_xdp'));
     try {
       const s = await waitFor('tunnel A up again', async () => ((await vx(0)).link === 'up' ? vx(0) : false));
       if (s.underlay.driver === 'af_packet') {
@@ -112,7 +120,6 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
       assert.ok(s.underlay.xdpMode === 'native' || s.underlay.xdpMode === 'generic', `XDP mode ${s.underlay.xdpMode}`);
       assert.match(s.warnings.join(' '), /af_xdp takes vhn-va's frames from the kernel/);
       console.log(`      af_xdp underlay on ${VETH[0]}: XDP mode ${s.underlay.xdpMode}`);
-      const [a, b] = [hosts[0].guest!, hosts[1].guest!];
       for (const [from, to, mac] of [
         [a, b, GMAC[1]],
         [b, a, GMAC[0]],
@@ -124,12 +131,50 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
         await to.settle();
         assert.deepEqual((await to.counters())[0].rxBytes, 300 * 1514);
       }
+
+      // A second tunnel over the same veth (VNI + 1, to bridge br1 on B): a second AF_XDP socket
+      // on the veth's one queue would be refused, so vx2 on af_xdp too means it shares vx's.
+      await ca.put('/ports/vx2', onA(VNI + 1, 'af_xdp'));
+      await cb.put('/bridges/br1', {});
+      await cb.put('/ports/vx2', { bridge: 'br1', type: 'vxlan', vni: VNI + 1, underlay: { iface: VETH[1], localIp: IP[1], remoteIp: IP[0] } });
+      for (const [c, p] of [
+        [ca, 'vx2'],
+        [cb, 'vx2'],
+      ] as const)
+        await waitFor(`${p} up`, async () => (await get(c, p)).link === 'up');
+      const a2 = await get(ca, 'vx2');
+      assert.equal(a2.underlay.driver, 'af_xdp', `vx2 shares vx's AF_XDP underlay: ${a2.warnings.join(' ')}`);
+      const snap = async () => [await get(ca, 'vx'), await get(ca, 'vx2'), await get(cb, 'vx'), await get(cb, 'vx2')];
+      const delta = (x: VxlanPortState['status'][], y: VxlanPortState['status'][], k: 'rxPackets' | 'txPackets') =>
+        x.map((st, i) => st!.stats[k] - y[i]!.stats[k]);
+      const N = 200;
+      // A floods nobody's MAC into both tunnels; B's underlay (shared too) gives each tunnel its VNI's.
+      let before = await snap();
+      await b.clearCounters();
+      await a.send(0, '02:00:00:00:70:ee', N);
+      await a.settle();
+      await waitFor(`guest B to count ${N}`, async () => (await b.counters())[0].rxPackets >= N, 10000);
+      let after = await snap();
+      assert.deepEqual(delta(after, before, 'txPackets').slice(0, 2), [N, N], 'host A sent N on each tunnel');
+      assert.deepEqual(delta(after, before, 'rxPackets').slice(2), [N, N], 'host B: N for each VNI');
+      assert.equal((await b.counters())[0].rxPackets, N, "only VNI's frames reach guest B's bridge");
+      // B floods into its VNI only: on A's shared AF_XDP underlay they reach vx, none vx2.
+      before = await snap();
+      await a.clearCounters();
+      await b.send(0, '02:00:00:00:70:ef', N);
+      await b.settle();
+      await waitFor(`guest A to count ${N}`, async () => (await a.counters())[0].rxPackets >= N, 10000);
+      after = await snap();
+      assert.deepEqual(delta(after, before, 'rxPackets').slice(0, 2), [N, 0], "host A: B's N frames on vx, none on vx2");
     } finally {
-      await put({ driver: 'af_packet', remoteMac });
+      await ca.delete('/ports/vx2').catch(() => undefined);
+      await cb.delete('/ports/vx2').catch(() => undefined);
+      await cb.delete('/bridges/br1').catch(() => undefined);
+      await ca.put('/ports/vx', onA(VNI, 'af_packet'));
       // the kernels' neighbour entries lapsed while A's could not answer: fill them again, then
       // put the tunnel back as it was (MAC from the neighbour table) for the cases below
       for (let i = 0; i < 2; i++) sh('ip', 'netns', 'exec', NS[i], 'busybox', 'ping', '-c', '1', '-W', '2', IP[1 - i]);
-      await put({});
+      await ca.put('/ports/vx', { bridge: 'br0', type: 'vxlan', vni: VNI, underlay: { iface: VETH[0], localIp: IP[0], remoteIp: IP[1] } });
       await waitFor('tunnel A on af_packet again', async () => (await vx(0)).link === 'up' && (await vx(0)).underlay.driver === 'af_packet');
     }
   });
@@ -151,7 +196,10 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
       [{ ...base, underlay: { ...base.underlay, iface: 'a/b' } }, 'underlay.iface'],
       [{ ...base, underlay: { ...base.underlay, iface: 'vhn-nosuch' } }, 'underlay.iface'],
       [{ ...base, underlay: { ...base.underlay, remoteMac: undefined } }, 'underlay.remoteMac'], // nobody at .1.2 in the neighbour table
-      [{ ...base, underlay: { ...base.underlay, iface: VETH[0] } }, 'underlay.iface'], // vx already uses it
+      // vx is the tunnel over VETH[0] to IP[1] with VNI: another with the same three is refused,
+      // and tunnels sharing an interface share its driver (a second tunnel on it is otherwise fine)
+      [{ ...base, vni: VNI, underlay: { iface: VETH[0], localIp: IP[0], remoteIp: IP[1] } }, 'vni'],
+      [{ ...base, vni: VNI + 9, underlay: { iface: VETH[0], localIp: IP[0], remoteIp: IP[1], driver: 'af_xdp' } }, 'underlay.driver'],
     ];
     for (const [body, field] of cases) {
       const e = await c.put('/ports/bad', body).then(

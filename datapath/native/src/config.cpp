@@ -29,7 +29,24 @@ void Publisher::ethQueues(Port& p, const Tunnel& t, const EgressCaps& caps) {
     q.vid = -1;
     q.tun = &t;
     q.ethQueue = tq;
-    rx(p, q, tq);
+    q.next = -1;
+    auto shared = ethRx.find({t.ethPort, tq});
+    if (shared == ethRx.end()) {
+      rx(p, q, tq);
+      ethRx[{t.ethPort, tq}] = {(rr - 1) % nPmds, next[(rr - 1) % nPmds]->rx.size() - 1};
+      continue;
+    }
+    // Another tunnel's queue polls this ethdev queue: this one joins its chain, on its PMD.
+    auto [pmd, last] = shared->second;
+    q.follower = true;
+    q.port = p.id;
+    q.fdb = &g.bridges[p.bridge]->fdb;
+    q.ctr = p.ctr.at(pmd, tq);
+    q.dstPort = -1;
+    next[pmd]->rx[last].next = (int32_t)next[pmd]->rx.size();
+    next[pmd]->rx.push_back(q);
+    next[pmd]->rxList.push_back({p.id, tq});
+    shared->second.second = next[pmd]->rx.size() - 1;
   }
 }
 

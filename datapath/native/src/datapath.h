@@ -28,6 +28,11 @@ struct alignas(64) RxQueue {
   uint16_t vring;
   uint16_t ethQueue;  // tunnel ports: the underlay ethdev's rx queue
   const Tunnel* tun;  // null for vhost ports
+  // Tunnels sharing an underlay: the rx queue is polled once, by its first tunnel's queue, which
+  // hands each frame to the tunnel it is for: next = index in PmdConf::rx of the next tunnel's
+  // queue on the same ethdev queue (-1: none); follower = polled by an earlier one, not itself.
+  int32_t next;
+  bool follower;
   uint16_t port;
   Fdb* fdb;
   const uint16_t* members;  // ready ports of the bridge (flood targets)
@@ -78,6 +83,8 @@ struct Publisher {
   // An ethdev-backed port (tunnel or uplink): PMD i sends on the ethdev's tx queue i (ethdev tx
   // queues are not thread-safe) and every rx queue is polled, like a guest's vrings.
   void ethQueues(Port& p, const Tunnel& t, const EgressCaps& caps);
+  // (ethdev port, rx queue) -> (PMD, index in its rx of the last tunnel queue on it).
+  std::map<std::pair<uint16_t, uint16_t>, std::pair<int, size_t>> ethRx;
 };
 
 struct alignas(64) Pmd {

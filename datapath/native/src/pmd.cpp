@@ -283,8 +283,35 @@ inline uint16_t pollQueue(const PmdConf* c, RxQueue& q, rte_mempool* pool, uint3
 }
 
 // Underlay rx queue of a VXLAN port: our tunnel's frames are decapsulated and switched (no
-// source queue pair: destinations use the PMD's lane); anything else on the link is freed.
+// source queue pair: destinations use the PMD's lane); frames for the other tunnels on the same
+// underlay (q.next's chain) are switched by their queues; anything else on the link is freed.
+constexpr int kTunnelsPerPoll = 8;  // tunnels sharing one underlay that one poll tells apart
+
+// A burst from an underlay several tunnels share: each frame to the first tunnel of the chain
+// whose endpoints and VNI it carries, then one switched burst per tunnel.
+__attribute__((noinline)) uint16_t pollSharedUnderlay(const PmdConf* c, RxQueue& q, rte_mbuf** pkts, uint16_t n, uint32_t now) {
+  RxQueue* chain[kTunnelsPerPoll];
+  int nc = 0;
+  for (RxQueue* r = &q; r && nc < kTunnelsPerPoll; r = r->next < 0 ? nullptr : const_cast<RxQueue*>(&c->rx[(size_t)r->next]))
+    chain[nc++] = r;
+  rte_mbuf* per[kTunnelsPerPoll][kBurst];
+  uint16_t cnt[kTunnelsPerPoll] = {};
+  rte_mbuf* other[kBurst];
+  uint16_t no = 0;
+  for (uint16_t i = 0; i < n; i++) {
+    int j = 0;
+    while (j < nc && !vxlanDecap(*chain[j]->tun, pkts[i])) j++;
+    if (j < nc) per[j][cnt[j]++] = pkts[i];
+    else other[no++] = pkts[i];
+  }
+  if (no) rte_pktmbuf_free_bulk(other, no);
+  for (int j = 0; j < nc; j++)
+    if (cnt[j]) switchBurst(c, *chain[j], per[j], cnt[j], now, -1);
+  return n;
+}
+
 inline uint16_t pollTunnel(const PmdConf* c, RxQueue& q, uint32_t now) {
+  if (q.follower) return 0;  // polled by the chain's first queue
   rte_mbuf* pkts[kBurst];
   rte_mbuf* other[kBurst];
   uint16_t n = rte_eth_rx_burst(q.tun->ethPort, q.ethQueue, pkts, kBurst);
@@ -294,13 +321,16 @@ inline uint16_t pollTunnel(const PmdConf* c, RxQueue& q, uint32_t now) {
     return n;
   }
   uint16_t k = 0, no = 0;
-  for (uint16_t i = 0; i < n; i++) {
-    if (likely(vxlanDecap(*q.tun, pkts[i]))) pkts[k++] = pkts[i];
-    else other[no++] = pkts[i];
+  if (likely(q.next < 0)) {
+    for (uint16_t i = 0; i < n; i++) {
+      if (likely(vxlanDecap(*q.tun, pkts[i]))) pkts[k++] = pkts[i];
+      else other[no++] = pkts[i];
+    }
+    if (no) rte_pktmbuf_free_bulk(other, no);
+    if (k) switchBurst(c, q, pkts, k, now, -1);
+    return n;
   }
-  if (no) rte_pktmbuf_free_bulk(other, no);
-  if (k) switchBurst(c, q, pkts, k, now, -1);
-  return n;
+  return pollSharedUnderlay(c, q, pkts, n, now);
 }
 
 // Notifications on or off for every vring c polls (all guest TX vrings: see waitForKicks).

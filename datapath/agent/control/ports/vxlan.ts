@@ -6,15 +6,24 @@ import { interfaceMac, neighbourMac, operstate, xdpMode } from '../../host';
 import { Port } from './port';
 
 export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
-  /** One underlay interface carries one tunnel: the af_packet ethdev owns the interface's frames. */
+  /**
+   * Tunnels may share an underlay interface (the datapath tells their frames apart by remote
+   * address, VNI and UDP port), with one driver: not two tunnels with all three the same.
+   */
   check(): void {
-    const iface = this.spec.underlay.iface;
-    const other = this.ctx.store
+    const u = this.spec.underlay;
+    const others = this.ctx.store
       .list<Stored<VxlanPortSpec>>('port')
-      .find((p) => p.name !== this.name && p.spec.type === 'vxlan' && p.spec.underlay.iface === iface);
-    if (other)
-      throw new ApiError('conflict', `port ${other.name} already uses ${iface} as its underlay`, [
-        { field: 'underlay.iface', rule: 'must be an interface no other vxlan port uses' },
+      .filter((p) => p.name !== this.name && p.spec.type === 'vxlan' && p.spec.underlay.iface === u.iface);
+    const same = others.find((p) => p.spec.underlay.remoteIp === u.remoteIp && p.spec.vni === this.spec.vni && p.spec.udpPort === this.spec.udpPort);
+    if (same)
+      throw new ApiError('conflict', `port ${same.name} is already the tunnel over ${u.iface} to ${u.remoteIp} with VNI ${this.spec.vni}`, [
+        { field: 'vni', rule: 'must differ from that of another vxlan port with the same underlay interface, remoteIp and udpPort' },
+      ]);
+    const driver = others.find((p) => (p.spec.underlay.driver ?? 'af_packet') !== u.driver);
+    if (driver)
+      throw new ApiError('conflict', `port ${driver.name} drives ${u.iface} with ${driver.spec.underlay.driver ?? 'af_packet'}`, [
+        { field: 'underlay.driver', rule: 'must be that of the other vxlan ports over the same interface (they share it)' },
       ]);
   }
 

@@ -5,6 +5,7 @@
 #include "tunnel.h"
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -84,7 +85,7 @@ static std::string openUnderlay(Tunnel& t, const std::string& name, const std::s
   return "";
 }
 
-static void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
+static void openDevice(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   std::string why = ifaceState(s.iface);
   if (!why.empty()) throw RangeErr("createTunnel: " + why);
   t.iface = s.iface;
@@ -107,10 +108,49 @@ static void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
   t.driver = "af_packet";
 }
 
-static void closeTunnel(Tunnel& t) {
+static void closeDevice(Tunnel& t) {
   rte_eth_dev_stop(t.ethPort);
   rte_eth_dev_close(t.ethPort);
   rte_vdev_uninit(t.vdevName.c_str());
+}
+
+// Tunnels over one interface (other remote addresses or VNIs) share its underlay ethdev: opened
+// by the first, with its driver, closed with the last. Control's thread only.
+struct SharedUnderlay {
+  Tunnel dev;  // the ethdev fields
+  bool afXdpAsked;
+  int users = 0;
+};
+std::map<std::string, SharedUnderlay> underlays;  // by interface
+
+static void openTunnel(Tunnel& t, const TunnelSpec& s, uint16_t queues) {
+  auto it = underlays.find(s.iface);
+  if (it == underlays.end()) {
+    SharedUnderlay u;
+    openDevice(u.dev, s, queues);
+    u.afXdpAsked = s.afXdp;
+    it = underlays.emplace(s.iface, u).first;
+  } else if (it->second.afXdpAsked != s.afXdp) {
+    throw RangeErr("createTunnel: spec.driver: " + s.iface + " is the underlay of another tunnel, opened with " + it->second.dev.driver +
+                   ": tunnels sharing an interface share its driver");
+  }
+  SharedUnderlay& u = it->second;
+  u.users++;
+  t.iface = s.iface;
+  t.ethPort = u.dev.ethPort;
+  t.queues = u.dev.queues;
+  t.underlayMtu = u.dev.underlayMtu;
+  t.vdevName = u.dev.vdevName;
+  t.driver = u.dev.driver;
+  t.fallback = u.dev.fallback;
+  t.linear = u.dev.linear;
+}
+
+static void closeTunnel(Tunnel& t) {
+  auto it = underlays.find(t.iface);
+  if (it == underlays.end() || --it->second.users > 0) return;
+  closeDevice(it->second.dev);
+  underlays.erase(it);
 }
 
 namespace {
@@ -151,7 +191,9 @@ int createTunnel(const TunnelSpec& s) {
     throw RangeErr("createTunnel: spec.iface must be 1.." + std::to_string(IFNAMSIZ - 1) + " characters");
   if (s.vni < 1 || s.vni > 0xffffff) throw RangeErr("createTunnel: spec.vni must be between 1 and 16777215");
   if (s.udpPort == 0) throw RangeErr("createTunnel: spec.udpPort must be between 1 and 65535");
-  const std::string key = "vxlan:" + s.iface;  // one tunnel per underlay interface
+  // Tunnels may share an interface; the underlay tells them apart by remote address, VNI and port.
+  const std::string key =
+      "vxlan:" + s.iface + ":" + std::to_string(s.remoteIp) + ":" + std::to_string(s.vni) + ":" + std::to_string(s.udpPort);
   auto p = std::make_unique<TunnelPort>();
   p->ops = &kTunnelOps;
   p->key = key;
@@ -179,8 +221,10 @@ int createTunnel(const TunnelSpec& s) {
   vx[0] = 0x08;  // I flag: VNI valid
   memcpy(vx + 4, &t->vniWord, 4);
 
-  return addPort(std::move(p), s.bridge, "createTunnel",
-                 [&](uint16_t other) { return "spec.iface: " + s.iface + " is already the underlay of port " + std::to_string(other); });
+  return addPort(std::move(p), s.bridge, "createTunnel", [&](uint16_t other) {
+    return "spec.vni: port " + std::to_string(other) + " is already the tunnel over " + s.iface +
+           " to that remote address with that VNI and UDP port";
+  });
 }
 
 }  // namespace vhn

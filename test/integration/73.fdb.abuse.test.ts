@@ -10,8 +10,9 @@ import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BridgeState, FdbRow, FdbStatsRow, MacLimitEvent, PortState, VhostnetEvent } from '../../datapath/api';
+import type { BridgeState, FdbRow, FdbStatsRow, GuestVmState, MacLimitEvent, PortState, VhostnetEvent } from '../../datapath/api';
 import { AgentProcess, waitFor } from '../helpers/agent-process';
+import { guestPings, pingingGuest } from '../helpers/qemu-guest';
 import { TestpmdGuest } from '../helpers/testpmd';
 
 const A = '02:00:00:00:73:0a';
@@ -21,6 +22,7 @@ const S = '02:00:00:00:73:05'; // the sprayer's own port
 const SPRAY_MACS = 10000;
 const LIMIT = 2048; // the bridge's default macLimitPerPort
 const TABLE = 4096; // the default macTableSize
+const NET = '169.254.73';
 
 function macBytes(mac: string): Buffer {
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
@@ -136,6 +138,8 @@ describe('73 FDB under abuse, with real guests', function () {
   });
 
   after(async () => {
+    for (const g of (await agent?.client.get<GuestVmState[]>('/guests').catch(() => [] as GuestVmState[])) ?? [])
+      await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
     await sprayer?.stop();
     await guest?.stop();
     await agent?.stop();
@@ -250,6 +254,35 @@ describe('73 FDB under abuse, with real guests', function () {
     assert.ok(after.limited > before.limited, 'the spray went on meanwhile');
     assert.equal(await portOf(A), 'p0');
     assert.equal(await portOf(B), 'p1');
+  });
+
+  it('two QEMU guests keep pinging each other over kernel virtio-net while it sprays, and the other ports see none of it', async () => {
+    const { replies, waitReplies } = guestPings(() => agent.client, NET, 120000);
+    // Made first: finding the guest image takes seconds, and the API calls below go back to back.
+    const bodies = ['vm0', 'vm1'].map((n, i) => {
+      const body = pingingGuest(NET, i + 1, 2 - i, [`${n}p`]) as { boot: { append: string } };
+      body.boot.append += ' ipv6.disable=1'; // no multicast of its own: what the others may see is only the pings
+      return body;
+    });
+    await sprayer!.cmd('stop'); // the guests boot (TCG) on a CPU the spray would take
+    for (const [i, n] of ['vm0', 'vm1'].entries()) {
+      await agent.client.put(`/ports/${n}p`, { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: path.join(agent.dir, `${n}.sock`) });
+      await agent.client.put(`/guests/${n}`, bodies[i]);
+    }
+    await waitReplies('vm0', 2, 3); // ARP (broadcast) done before the count starts
+    await waitReplies('vm1', 1, 3);
+    await sprayer!.cmd('start');
+    await guest.settle();
+    await guest.clearCounters();
+    const [r0, r1, l0] = [await replies('vm0', 2), await replies('vm1', 1), (await stats()).limited];
+    await waitReplies('vm0', 2, r0 + 8);
+    await waitReplies('vm1', 1, r1 + 8);
+    await guest.settle();
+    assert.deepEqual(await rxOf(), [0, 0, 0, 0], 'no frame of theirs (nor of the spray) reached the testpmd ports');
+    assert.ok((await stats()).limited > l0, 'the spray went on meanwhile');
+    const ports = new Set((await fdb()).filter((r) => r.port === 'vm0p' || r.port === 'vm1p').map((r) => r.port));
+    assert.deepEqual([...ports].sort(), ['vm0p', 'vm1p'], 'each guest learned behind its port');
+    for (const n of ['vm0', 'vm1']) await agent.client.delete(`/guests/${n}`); // no more of their frames in what follows
   });
 
   it('with the limit off the spray evicts everyone (counted evicted), and the same exchange floods to the observer', async () => {

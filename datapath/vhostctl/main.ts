@@ -18,7 +18,7 @@ import {
   type VhostnetEvent,
 } from '../api';
 
-const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
+const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--ca-cert F] [--json] COMMAND
   show                              bridges, ports, link state and counters
   port stats [PORT]                 per-port and per-queue counters, drops by reason
   fdb show BRIDGE                   learned MAC addresses
@@ -34,7 +34,8 @@ const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--json] COMMAND
   set SETTING=VALUE...              e.g. pmdMaxSleepUs=500 vhostIommuSupport=true pmdCpus=1
   get settings
   --dry-run                         with a change: say what would change, change nothing
-Endpoint: --endpoint, else $VHOSTNET_AGENT, else unix:${DEFAULT_SOCKET}`;
+Endpoint: --endpoint, else $VHOSTNET_AGENT, else unix:${DEFAULT_SOCKET}. Token: --token-file, else $VHOSTNET_TOKEN.
+https:// endpoints: --ca-cert (PEM of the agent's CA or certificate, trusted alone), else $VHOSTNET_CA_CERT (a file)`;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -109,6 +110,7 @@ async function run(argv: string[]): Promise<number> {
     options: {
       endpoint: { type: 'string' },
       'token-file': { type: 'string' },
+      'ca-cert': { type: 'string' },
       json: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       type: { type: 'string' },
@@ -130,9 +132,12 @@ async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return v.help ? 0 : 2;
   }
+  // An https agent's certificate is pinned to the CA given (HostAgent's caCert output), never the system's.
+  const caCertFile = (v['ca-cert'] as string | undefined) ?? process.env.VHOSTNET_CA_CERT;
   const client = new AgentClient({
     endpoint: (v.endpoint as string) ?? process.env.VHOSTNET_AGENT ?? `unix:${DEFAULT_SOCKET}`,
     token: v['token-file'] ? fs.readFileSync(v['token-file'] as string, 'utf8').trim() : process.env.VHOSTNET_TOKEN,
+    caCert: caCertFile ? fs.readFileSync(caCertFile, 'utf8') : undefined,
   });
   const json = !!v.json;
   const out = (data: unknown, text: () => string[]) => console.log(json ? JSON.stringify(data, null, 2) : text().join('\n'));

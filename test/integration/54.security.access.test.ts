@@ -231,6 +231,16 @@ describe('54 security: access to the agent', function () {
     const noToken = new AgentClient({ endpoint: `https://127.0.0.1:${port}`, caCert: fs.readFileSync(mine.cert, 'utf8') });
     await assert.rejects(noToken.get('/health'), (e: AgentError) => e.status === 401);
     await assert.rejects(httpRaw(port, 'GET', '/v1/health', `Bearer ${TOKEN}`)); // plain HTTP on the TLS port
+    // vhostctl the same way: --ca-cert pins the agent's certificate; without it nothing is trusted.
+    const https = ['--endpoint', `https://127.0.0.1:${port}`, '--token-file', path.join(tmp, 'token')];
+    const shown = await a.vhostctl(...https, '--ca-cert', mine.cert, 'show');
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /tls0/);
+    const unpinned = await a.vhostctl(...https, 'show');
+    assert.notEqual(unpinned.code, 0);
+    assert.match(unpinned.stderr, /self[- ]signed|certificate/i);
+    const wrong = await a.vhostctl(...https, '--ca-cert', other.cert, 'show');
+    assert.notEqual(wrong.code, 0);
     await a.stop();
     assert.ok(!(fs.readFileSync(path.join(a.dir, 'agent.log'), 'utf8') + a.log).includes(TOKEN));
   });

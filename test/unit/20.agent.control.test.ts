@@ -269,6 +269,28 @@ describe('20 agent control plane (own logic, fake addon)', () => {
       ["the guest took MTU 1500, more than the port's 1400 (port mtu): its longer frames are dropped (restart it with the port's qemuArgs, host_mtu=1400)"],
     );
     assert.deepEqual(Object.keys(p.status!.stats.drops), ['ringFull', 'mtuExceeded', 'offloadUnsupported', 'underlaySendFailure', 'macLimit', 'malformed']);
+    // Started without host_mtu (no mtu feature): it assumes 1500, and is told the same way.
+    native.portInfo = () => ({
+      ...info,
+      connected: true,
+      negotiatedFeatures: '0x0100000000',
+      offeredFeatures: '0x0100000008',
+      vringsEnabled: 2,
+      vringsTotal: 2,
+      queuePairs: 1,
+    });
+    assert.deepEqual(
+      control.ports.get('g').status!.warnings.filter((w) => /MTU/.test(w)),
+      [
+        "the guest did not negotiate an MTU (virtio-net mtu, QEMU host_mtu), so it sends up to 1500, more than the port's 1400 (port mtu): its longer frames are dropped (restart it with the port's qemuArgs, host_mtu=1400)",
+      ],
+    );
+    // At 1500 nothing is said: that is what a guest without the feature assumes.
+    control.ports.put('g', port('g'));
+    assert.deepEqual(
+      control.ports.get('g').status!.warnings.filter((w) => /MTU/.test(w)),
+      [],
+    );
   });
 
   it('a hugepage reservation is its own kind of change, with the version check of every kind', () => {

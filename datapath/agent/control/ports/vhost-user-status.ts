@@ -35,7 +35,7 @@ const FEATURE_BITS: Record<number, string> = {
   37: 'sr_iov',
   38: 'notification_data',
 };
-const BIT = { mrg: 15, mq: 22, iommu: 33 };
+const BIT = { mtu: 3, mrg: 15, mq: 22, iommu: 33 };
 
 export function featureNames(hex: string): string[] {
   const v = BigInt(hex || '0x0');
@@ -129,6 +129,11 @@ export function portStatus(args: {
     if (info.guestMtu && info.guestMtu > args.mtu.mtu)
       status.warnings.push(
         `the guest took MTU ${info.guestMtu}, more than the port's ${args.mtu.mtu} (${args.mtu.source}): its longer frames are dropped (restart it with the port's qemuArgs, host_mtu=${args.mtu.mtu})`,
+      );
+    // A guest started before the port's MTU fell below 1500 (a tunnel added later) never heard of it.
+    else if (!has(negotiated, BIT.mtu) && args.mtu.mtu < 1500)
+      status.warnings.push(
+        `the guest did not negotiate an MTU (virtio-net mtu, QEMU host_mtu), so it sends up to 1500, more than the port's ${args.mtu.mtu} (${args.mtu.source}): its longer frames are dropped (restart it with the port's qemuArgs, host_mtu=${args.mtu.mtu})`,
       );
     if (has(offered, BIT.mrg) && !has(negotiated, BIT.mrg))
       status.warnings.push('mergeable rx buffers offered but not negotiated (guests running DPDK need mrg_rxbuf=on)');

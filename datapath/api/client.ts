@@ -138,7 +138,7 @@ export class AgentClient {
     return this.get<FdbStatsRow>(`/bridges/${encodeURIComponent(bridge)}/fdb/stats`);
   }
 
-  request<T>(method: string, path: string, body?: unknown, timeoutMs = 30000): Promise<T> {
+  request<T>(method: string, path: string, body?: unknown, timeoutMs = 30000, retried = false): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const ep = this.conn.endpoint;
     const isUnix = ep.startsWith('unix:') || ep.startsWith('/');
@@ -175,7 +175,13 @@ export class AgentClient {
         });
       });
       req.on('timeout', () => req.destroy(new Error(`agent at ${ep} did not answer within ${timeoutMs} ms`)));
-      req.on('error', (e) => reject(new AgentError(0, 'unreachable', `cannot reach the agent at ${ep}: ${e.message}`)));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        // A kept-alive socket the agent closed as idle just as we reused it (its keepAliveTimeout):
+        // the agent never read this request, so it is sent once more, on a new connection.
+        if (req.reusedSocket && !retried && (e.code === 'ECONNRESET' || e.code === 'EPIPE'))
+          return resolve(this.request<T>(method, path, body, timeoutMs, true));
+        reject(new AgentError(0, 'unreachable', `cannot reach the agent at ${ep}: ${e.message}`));
+      });
       if (payload !== undefined) req.write(payload);
       req.end();
     });

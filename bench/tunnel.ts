@@ -1,74 +1,262 @@
 // VXLAN tunnel throughput: two "hosts" (network namespaces vhn-a / vhn-b joined by a veth pair,
-// MTU 1600), one agent in each with a testpmd guest on a client port and a vxlan port over the
-// veth. Guest A floods guest B's MAC with txonly for --seconds; prints what guest B received per
-// second, for 64 B and 1518 B frames (on the wire: 1514 B, testpmd's txpkts excludes the FCS),
-// first over the af_packet underlay, then with both tunnels re-made on AF_XDP (underlay.driver),
-// each line saying which underlay (and XDP mode) it got. No assertions.
+// MTU 1600), a switch in each with a testpmd guest on a vhost-user port and a VXLAN tunnel over
+// the veth. Guest A floods guest B's MAC with txonly for --seconds; prints what guest B received,
+// for 64 B and 1518 B frames (on the wire: 1514 B, testpmd's txpkts excludes the FCS). Switches,
+// alternately so the machine's noise hurts both alike, for each underlay (af_packet, then af_xdp):
+// the agent (a vxlan port, underlay.driver), then its anchor, Open vSwitch with DPDK doing
+// userspace tunnelling over a `dpdk` port with the same driver on the veth (bench/ovs-tunnel.ts).
+// Each line names the underlay (and XDP mode) it got; then agent/ovs ratios against the targets
+// (>= 2 Mpps at 64 B, >= 1.3 x OVS). Then the uplink: guest A to the kernel's veth end in B
+// through a `dpdk` port (net_af_xdp) on A's end, agent then OVS (br-phy with the same port).
+// PMDs on CPU 1, guests on CPU 0. No assertions.
 //   bash scripts/with-node.sh node dist/bench/tunnel.js [--seconds 10]
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { VxlanPortState } from '../datapath/api';
-import { waitFor } from '../test/helpers/agent-process';
-import { IP, VETH, makeHosts, removeHosts, startHost, stopHost, type Host } from '../test/helpers/netns-hosts';
+import type { DpdkPortState } from '../datapath/api';
+import { AgentProcess, waitFor } from '../test/helpers/agent-process';
+import { IP, NS, VETH, makeHosts, removeHosts, sh, startHost, stopHost, type Host } from '../test/helpers/netns-hosts';
+import { TestpmdGuest } from '../test/helpers/testpmd';
+import { OvsTunnelHost } from './ovs-tunnel';
 
 const GMAC = ['02:00:00:00:7b:0a', '02:00:00:00:7b:0b'];
+const VNI = 42;
+type Driver = 'af_packet' | 'af_xdp';
+interface Figure {
+  mpps: number;
+  gbps: number;
+  underlay: string;
+}
+const results = new Map<string, Figure>(); // `${switch} ${driver} ${size}`
+
+/** Guest A floods guest B for secs at 64 B and 1514 B (+ FCS), one line each. */
+async function measure(sw: 'agent' | 'ovs', driver: Driver, ga: TestpmdGuest, gb: TestpmdGuest, secs: number, underlay: () => Promise<string>): Promise<void> {
+  await gb.send(0, GMAC[0], 1); // A's bridge learns B's MAC behind its tunnel
+  await gb.settle();
+  const mode = await underlay();
+  for (const size of [64, 1514]) {
+    await gb.clearCounters();
+    await ga.cmd(`set eth-peer 0 ${GMAC[1]}`);
+    await ga.cmd(`set txpkts ${size}`);
+    await ga.startForwarding('txonly');
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, secs * 1000));
+    const rx = (await gb.counters())[0].rxPackets;
+    const dt = (Date.now() - t0) / 1000;
+    await ga.stopForwarding();
+    const tx = (await ga.counters())[0].txPackets;
+    const fig = { mpps: rx / dt / 1e6, gbps: (rx * (size + 4) * 8) / dt / 1e9, underlay: mode };
+    const wire = size === 1514 ? 1518 : size;
+    results.set(`${sw} ${driver} ${wire}`, fig);
+    console.log(
+      `tunnel ${sw} ${wire} Mpps=${fig.mpps.toFixed(3)} Gbit/s=${fig.gbps.toFixed(2)} underlay=${mode} (guest A sent ${tx}, guest B received ${rx} in ${dt.toFixed(1)} s)`,
+    );
+    await ga.clearCounters();
+  }
+}
+
+async function agentRound(driver: Driver, secs: number): Promise<void> {
+  const hosts: Host[] = [];
+  try {
+    makeHosts();
+    for (let i = 0; i < 2; i++) hosts.push(await startHost(i, 'bench-tun', { guestMacs: GMAC, vni: VNI }));
+    const agents = hosts.map((h) => h.agent);
+    for (const a of agents) await waitFor('ports up', async () => (await a.client.ports.list()).every((p) => p.status?.link === 'up'), 30000);
+    if (driver === 'af_xdp') {
+      // Both ends on AF_XDP: their kernels see no ARP while it holds the veth, so the MACs are given.
+      for (let i = 0; i < 2; i++) {
+        const u = (await agents[i].client.get<VxlanPortState>('/ports/vx')).status!.underlay;
+        await agents[i].client.put('/ports/vx', {
+          bridge: 'br0',
+          type: 'vxlan',
+          vni: VNI,
+          underlay: { iface: VETH[i], localIp: IP[i], remoteIp: IP[1 - i], remoteMac: u.remoteMac, driver: 'af_xdp' },
+        });
+      }
+      for (const a of agents) await waitFor('tunnels up on af_xdp', async () => (await a.client.get<VxlanPortState>('/ports/vx')).status?.link === 'up', 30000);
+    }
+    const underlay = async () => {
+      const u = (await agents[0].client.get<VxlanPortState>('/ports/vx')).status!.underlay;
+      return u.driver === 'af_xdp' ? `af_xdp(${u.xdpMode ?? '?'})` : (u.driver ?? 'af_packet');
+    };
+    await measure('agent', driver, hosts[0].guest, hosts[1].guest, secs, underlay);
+    const vx = await agents[0].client.ports.get('vx');
+    console.log(`tunnel agent A counters (${driver}): ${JSON.stringify(vx.status?.stats)}`);
+  } finally {
+    for (const h of hosts) await stopHost(h);
+    removeHosts();
+  }
+}
+
+async function ovsRound(driver: Driver, secs: number): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-tunbench-'));
+  const ovs: OvsTunnelHost[] = [];
+  const guests: TestpmdGuest[] = [];
+  try {
+    makeHosts();
+    for (let i = 0; i < 2; i++) {
+      const sock = path.join(dir, `g${i}.sock`);
+      const starting = TestpmdGuest.start({ name: `g-ovstun-${'ab'[i]}-${process.pid}`, logDir: dir, ports: [{ path: sock, server: true, mac: GMAC[i] }] });
+      // testpmd creates its server socket before it blocks for the client; OVS then connects
+      await waitFor('guest socket', async () => fs.existsSync(sock), 30000);
+      ovs.push(OvsTunnelHost.start({ ns: NS[i], veth: VETH[i], localIp: IP[i], remoteIp: IP[1 - i], vni: VNI, driver, guestSock: sock, tag: 'ab'[i] }));
+      guests.push(await starting);
+    }
+    for (const g of guests) await g.waitLinkUp(0, 30000);
+    // the underlay through both OVS instances: br-phy to br-phy; fills the kernels' ARP tables
+    // and OVS's tunnel neighbour cache (learned from the ARP replies crossing br-phy)
+    try {
+      sh('ip', 'netns', 'exec', NS[0], 'busybox', 'ping', '-c', '3', '-W', '2', IP[1]);
+    } catch (e) {
+      throw new Error(`ovs ${driver}: br-phy to br-phy ping failed (${(e as Error).message})${ovs.map((o) => o.logTail()).join('')}`, {
+        cause: e,
+      });
+    }
+    await measure('ovs', driver, guests[0], guests[1], secs, async () => ovs[0].underlay());
+    console.log(`tunnel ovs A tnl/neigh: ${ovs[0].appctl('tnl/neigh/show').trim().split('\n').slice(-1)[0]}`);
+    console.log(`tunnel ovs A phy0 statistics: ${ovs[0].vsctl('get', 'Interface', 'phy0', 'statistics').trim()}`);
+  } catch (e) {
+    console.log(`tunnel ovs ${driver}: FAILED: ${(e as Error).message}${ovs.map((o) => o.logTail()).join('')}`);
+  } finally {
+    for (const g of guests) await g.stop().catch(() => undefined);
+    for (const o of ovs) o.stop();
+    removeHosts();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Uplink: guest A floods the kernel's veth end in namespace B through a `dpdk` port on A's veth end; B's rx_packets counted. */
+async function measureUplink(sw: 'agent' | 'ovs', ga: TestpmdGuest, secs: number, mode: string): Promise<void> {
+  const peerMac = sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/address`).trim();
+  const rxB = () => Number(sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/statistics/rx_packets`));
+  for (const size of [64, 1514]) {
+    await ga.cmd(`set eth-peer 0 ${peerMac}`);
+    await ga.cmd(`set txpkts ${size}`);
+    const rx0 = rxB();
+    await ga.startForwarding('txonly');
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, secs * 1000));
+    const rx = rxB() - rx0;
+    const dt = (Date.now() - t0) / 1000;
+    await ga.stopForwarding();
+    const tx = (await ga.counters())[0].txPackets;
+    const fig = { mpps: rx / dt / 1e6, gbps: (rx * (size + 4) * 8) / dt / 1e9, underlay: mode };
+    const wire = size === 1514 ? 1518 : size;
+    results.set(`${sw} uplink ${wire}`, fig);
+    console.log(
+      `uplink ${sw} ${wire} Mpps=${fig.mpps.toFixed(3)} Gbit/s=${fig.gbps.toFixed(2)} underlay=${mode} (guest sent ${tx}, kernel veth received ${rx} in ${dt.toFixed(1)} s)`,
+    );
+    await ga.clearCounters();
+  }
+}
+
+const UPLINK_DEVARGS = `net_af_xdp0,iface=${VETH[0]}`;
+
+async function agentUplink(secs: number): Promise<void> {
+  let agent: AgentProcess | undefined;
+  let guest: TestpmdGuest | undefined;
+  try {
+    makeHosts();
+    agent = await AgentProcess.start({ name: 'bench-up-a', netns: NS[0] });
+    const sock = path.join(agent.dir, 'g.sock');
+    const starting = TestpmdGuest.start({ name: `g-bench-up-${process.pid}`, logDir: agent.dir, ports: [{ path: sock, server: true, mac: GMAC[0] }] });
+    await agent.client.put('/bridges/br0', {});
+    await agent.client.put('/ports/g', { bridge: 'br0', type: 'dpdkvhostuserclient', vhostServerPath: sock });
+    guest = await starting;
+    await agent.client.put('/ports/up0', { bridge: 'br0', type: 'dpdk', devargs: UPLINK_DEVARGS });
+    const a = agent;
+    await waitFor('ports up', async () => (await a.client.ports.list()).every((p) => p.status?.link === 'up'), 30000);
+    const d = (await agent.client.get<DpdkPortState>('/ports/up0')).status!.device;
+    await measureUplink('agent', guest, secs, d.driver === 'af_xdp' ? `af_xdp(${d.xdpMode ?? '?'})` : d.driver);
+  } catch (e) {
+    console.log(`uplink agent: FAILED: ${(e as Error).message}`);
+  } finally {
+    await stopHost({ agent, guest });
+    removeHosts();
+  }
+}
+
+async function ovsUplink(secs: number): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-upbench-'));
+  let ovs: OvsTunnelHost | undefined;
+  let guest: TestpmdGuest | undefined;
+  try {
+    makeHosts();
+    const sock = path.join(dir, 'g.sock');
+    const starting = TestpmdGuest.start({ name: `g-ovsup-${process.pid}`, logDir: dir, ports: [{ path: sock, server: true, mac: GMAC[0] }] });
+    await waitFor('guest socket', async () => fs.existsSync(sock), 30000);
+    ovs = OvsTunnelHost.start({
+      ns: NS[0],
+      veth: VETH[0],
+      localIp: IP[0],
+      remoteIp: IP[1],
+      vni: VNI,
+      driver: 'af_xdp',
+      guestSock: sock,
+      tag: 'up',
+      uplink: true,
+    });
+    guest = await starting;
+    await guest.waitLinkUp(0, 30000);
+    await measureUplink('ovs', guest, secs, ovs.underlay());
+  } catch (e) {
+    console.log(`uplink ovs: FAILED: ${(e as Error).message}${ovs?.logTail() ?? ''}`);
+  } finally {
+    await guest?.stop().catch(() => undefined);
+    ovs?.stop();
+    removeHosts();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function summary(): void {
+  for (const driver of ['af_packet', 'af_xdp', 'uplink'] as const) {
+    for (const size of [64, 1518]) {
+      const a = results.get(`agent ${driver} ${size}`);
+      const o = results.get(`ovs ${driver} ${size}`);
+      if (!a || !o) {
+        console.log(
+          `${driver === 'uplink' ? 'uplink ratio' : `tunnel ratio ${driver}`} ${size}: not measured (agent ${a ? 'ok' : 'missing'}, ovs ${o ? 'ok' : 'missing'})`,
+        );
+        continue;
+      }
+      if (o.mpps < 0.001) {
+        console.log(
+          `${driver === 'uplink' ? 'uplink ratio' : `tunnel ratio ${driver}`} ${size}: no ratio, OVS carried (almost) nothing on ${o.underlay} (agent ${a.mpps.toFixed(3)} Mpps ${a.gbps.toFixed(2)} Gbit/s on ${a.underlay})`,
+        );
+        continue;
+      }
+      const ratio = a.mpps / o.mpps;
+      const targets =
+        size === 64 && driver !== 'uplink'
+          ? `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}; 2 Mpps target: ${a.mpps >= 2 ? 'met' : 'not met'}`
+          : `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}`;
+      console.log(
+        `${driver === 'uplink' ? 'uplink ratio' : `tunnel ratio ${driver}`} ${size} agent/ovs=${ratio.toFixed(2)} (agent ${a.mpps.toFixed(3)} Mpps ${a.gbps.toFixed(2)} Gbit/s on ${a.underlay}, ovs ${o.mpps.toFixed(3)} Mpps ${o.gbps.toFixed(2)} Gbit/s on ${o.underlay}; ${targets})`,
+      );
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seconds: { type: 'string' } } });
   const secs = Number(values.seconds ?? 10);
   if (!Number.isInteger(secs) || secs < 1 || secs > 600) throw new Error(`--seconds must be a whole number from 1 to 600, got ${values.seconds}`);
-  const hosts: Host[] = [];
-  try {
-    makeHosts();
-    for (let i = 0; i < 2; i++) hosts.push(await startHost(i, 'bench-tun', { guestMacs: GMAC, vni: 42 }));
-    const agents = hosts.map((h) => h.agent);
-    const guests = hosts.map((h) => h.guest);
-    for (const a of agents) await waitFor('ports up', async () => (await a.client.ports.list()).every((p) => p.status?.link === 'up'), 30000);
-    const [ga, gb] = guests;
-    const underlay = async () => {
-      const u = (await agents[0].client.get<VxlanPortState>('/ports/vx')).status!.underlay;
-      return u.driver === 'af_xdp' ? `af_xdp(${u.xdpMode ?? '?'})` : (u.driver ?? 'af_packet');
-    };
-    const measure = async () => {
-      await gb.send(0, GMAC[0], 1); // A's bridge learns B's MAC behind its tunnel
-      await gb.settle();
-      const mode = await underlay();
-      for (const size of [64, 1514]) {
-        await gb.clearCounters();
-        await ga.cmd(`set eth-peer 0 ${GMAC[1]}`);
-        await ga.cmd(`set txpkts ${size}`);
-        await ga.startForwarding('txonly');
-        const t0 = Date.now();
-        await new Promise((r) => setTimeout(r, secs * 1000));
-        const rx = (await gb.counters())[0].rxPackets;
-        const dt = (Date.now() - t0) / 1000;
-        await ga.stopForwarding();
-        const tx = (await ga.counters())[0].txPackets;
-        const mpps = rx / dt / 1e6;
-        console.log(
-          `tunnel agent ${size === 1514 ? 1518 : size} Mpps=${mpps.toFixed(3)} Gbit/s=${((rx * (size + 4) * 8) / dt / 1e9).toFixed(2)} underlay=${mode} (guest A sent ${tx}, guest B received ${rx} in ${dt.toFixed(1)} s)`,
-        );
-        await ga.clearCounters();
-      }
-      const vx = await agents[0].client.ports.get('vx');
-      console.log(`tunnel A counters (${mode}): ${JSON.stringify(vx.status?.stats)}`);
-    };
-    await measure();
-    // Both ends on AF_XDP: their kernels see no ARP while it holds the veth, so the MACs are given.
-    for (let i = 0; i < 2; i++) {
-      const u = (await agents[i].client.get<VxlanPortState>('/ports/vx')).status!.underlay;
-      await agents[i].client.put('/ports/vx', {
-        bridge: 'br0',
-        type: 'vxlan',
-        vni: 42,
-        underlay: { iface: VETH[i], localIp: IP[i], remoteIp: IP[1 - i], remoteMac: u.remoteMac, driver: 'af_xdp' },
-      });
-    }
-    for (const a of agents) await waitFor('tunnels up on af_xdp', async () => (await a.client.get<VxlanPortState>('/ports/vx')).status?.link === 'up', 30000);
-    await measure();
-  } finally {
-    for (const h of hosts) await stopHost(h);
-    removeHosts();
+  console.log(
+    `tunnel: load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  for (const driver of ['af_packet', 'af_xdp'] as Driver[]) {
+    await agentRound(driver, secs);
+    await ovsRound(driver, secs);
   }
+  await agentUplink(secs);
+  await ovsUplink(secs);
+  summary();
 }
 
 main().catch((e) => {

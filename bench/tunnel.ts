@@ -229,10 +229,13 @@ function summary(): void {
         continue;
       }
       const ratio = a.mpps / o.mpps;
+      // the issue's targets are the tunnel's; the uplink is printed beside OVS without one
       const targets =
-        size === 64 && driver !== 'uplink'
-          ? `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}; 2 Mpps target: ${a.mpps >= 2 ? 'met' : 'not met'}`
-          : `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}`;
+        driver === 'uplink'
+          ? 'no target'
+          : size === 64
+            ? `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}; 2 Mpps target: ${a.mpps >= 2 ? 'met' : 'not met'}`
+            : `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}`;
       console.log(
         `${driver === 'uplink' ? 'uplink ratio' : `tunnel ratio ${driver}`} ${size} agent/ovs=${ratio.toFixed(2)} (agent ${a.mpps.toFixed(3)} Mpps ${a.gbps.toFixed(2)} Gbit/s on ${a.underlay}, ovs ${o.mpps.toFixed(3)} Mpps ${o.gbps.toFixed(2)} Gbit/s on ${o.underlay}; ${targets})`,
       );

@@ -35,6 +35,11 @@ export interface AgentConfig extends Omit<ListenOptions, 'listen'> {
   ealArgs?: string[];
   /** QEMU binary for GuestVMs (default qemu-system-x86_64 on PATH). */
   qemuBinary?: string;
+  /**
+   * The EAL refused the stored settings at the last try (its error): start with the last settings
+   * that worked (or the defaults) and report the stored ones as refused for that reason.
+   */
+  safeStart?: { reason: string };
   /** Prometheus metrics listener, tcp://host:port; 'off' or absent: none. */
   metricsListen?: string;
   /** Only warn (and serve no metrics) when metricsListen cannot be bound: the default address may be taken. */
@@ -91,6 +96,54 @@ function startedWith(stored: SettingsSpec | undefined, running: RunningSettings,
   return { pmdCpus: refused('pmdCpus') ? fb.pmdCpus : s.pmdCpus, memoryMb: mem.memoryMb, hugepages: mem.hugepages, vhostIommuSupport: s.vhostIommuSupport };
 }
 
+const RESTART_FIELDS = ['pmdCpus', 'memoryMb', 'hugepages', 'vhostIommuSupport'] as const;
+
+/**
+ * What the datapath starts with after the EAL refused the stored settings (a failure the host
+ * checks did not predict): the last good settings where they still fit the host, else the
+ * defaults; every stored restart-required setting that differs from them is refused with the EAL's error.
+ */
+export function safeRunningSettings(
+  stored: SettingsSpec | undefined,
+  reason: string,
+  online = onlineCpus(),
+  lastGood?: RestartSettings,
+  host: Omit<HostFacts, 'online'> = hostFacts(),
+): { running: RunningSettings; taken: RestartSettings } {
+  const s = stored ?? SettingsSpec.parse({});
+  const facts: HostFacts = { ...host, online };
+  const defaults = SettingsSpec.parse({});
+  const useLast = !!lastGood && !settingsHostProblems(lastGood, facts).length;
+  const fb: RestartSettings = useLast
+    ? lastGood!
+    : { pmdCpus: defaults.pmdCpus, memoryMb: defaults.memoryMb, hugepages: defaults.hugepages, vhostIommuSupport: defaults.vhostIommuSupport };
+  const from = useLast ? 'the last settings the datapath started with' : 'the defaults';
+  const refused = RESTART_FIELDS.filter((f) => JSON.stringify(s[f]) !== JSON.stringify(fb[f])).map((field) => ({
+    field,
+    rule: `the datapath could not start with the stored settings (${reason}); ${from} are used`,
+  }));
+  return {
+    running: {
+      refused,
+      pmdCpus: fb.pmdCpus.length ? fb.pmdCpus : [cpuCount() - 1],
+      hugepages: fb.hugepages === 'on' || (fb.hugepages === 'auto' && facts.hugeFreeMb >= fb.memoryMb),
+      memoryMb: fb.memoryMb,
+      vhostIommuSupport: fb.vhostIommuSupport,
+    },
+    taken: fb,
+  };
+}
+
+/**
+ * native.init threw with stored settings other than the ones a safe start takes. DPDK cannot
+ * start its EAL twice in one process, so main.ts re-executes the agent with VHOSTNET_SAFE_START.
+ */
+export class SafeStartNeeded extends Error {
+  constructor(readonly reason: string) {
+    super(`the datapath could not start with the stored settings: ${reason}`);
+  }
+}
+
 export function controlCpus(ncpu: number, pmdCpus: number[]): number[] {
   const all = [...Array(ncpu).keys()];
   const rest = all.filter((c) => !pmdCpus.includes(c));
@@ -106,23 +159,34 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
   const stored = store.get<SettingsSpec>('settings', 'global')?.spec;
   const lastGood = store.get<RestartSettings>('settings', LAST_GOOD)?.spec;
   // A killed agent's hugepage files of this prefix come back to the EAL that starts now.
-  const running = runningSettings(stored, onlineCpus(), lastGood, hostFacts(hugepageFilesMb(cfg.filePrefix)));
+  const facts = hostFacts(hugepageFilesMb(cfg.filePrefix));
+  let running = runningSettings(stored, onlineCpus(), lastGood, facts);
+  let good = startedWith(stored, running, lastGood);
+  if (cfg.safeStart) ({ running, taken: good } = safeRunningSettings(stored, cfg.safeStart.reason, onlineCpus(), lastGood, facts));
   const ncpu = cpuCount();
-  const eal = native.init({
-    filePrefix: cfg.filePrefix,
-    // The control path (Node's main thread, and what it starts) stays off the PMD cores when it can.
-    mainCpus: controlCpus(ncpu, running.pmdCpus),
-    pmdCpus: running.pmdCpus,
-    hugepages: running.hugepages,
-    memoryMb: running.memoryMb,
-    iommuSupport: running.vhostIommuSupport,
-    pmdMaxSleepUs: stored?.pmdMaxSleepUs ?? SettingsSpec.parse({}).pmdMaxSleepUs,
-    extraArgs: cfg.ealArgs,
-  });
+  let eal: { lcores: string; pmds: number; dpdkVersion: string };
+  try {
+    eal = native.init({
+      filePrefix: cfg.filePrefix,
+      // The control path (Node's main thread, and what it starts) stays off the PMD cores when it can.
+      mainCpus: controlCpus(ncpu, running.pmdCpus),
+      pmdCpus: running.pmdCpus,
+      hugepages: running.hugepages,
+      memoryMb: running.memoryMb,
+      iommuSupport: running.vhostIommuSupport,
+      pmdMaxSleepUs: stored?.pmdMaxSleepUs ?? SettingsSpec.parse({}).pmdMaxSleepUs,
+      extraArgs: cfg.ealArgs,
+    });
+  } catch (e) {
+    store.close();
+    // Stored settings the host checks passed but the EAL refused: a safe start would take others.
+    if (!cfg.safeStart && safeRunningSettings(stored, '', onlineCpus(), lastGood, facts).running.refused?.length)
+      throw new SafeStartNeeded((e as Error).message);
+    throw e;
+  }
   try {
     const agent = await serve(cfg, native, store, running, eal, listenOn);
     // The datapath started with these: the settings to fall back on when stored ones are refused.
-    const good = startedWith(stored, running, lastGood);
     if (JSON.stringify(good) !== JSON.stringify(lastGood)) store.put('settings', LAST_GOOD, good);
     return agent;
   } catch (e) {

@@ -2,10 +2,11 @@
 // vhostnet-agent: owns the host's vhost-user datapath, as ovs-vswitchd does with OVS-DPDK.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadNative } from '../native/addon';
-import { startAgent } from './agent';
+import { SafeStartNeeded, startAgent } from './agent';
 import { checkListenPolicy } from './listen-policy';
 
 const USAGE = `usage: vhostnet-agent [options]
@@ -30,6 +31,56 @@ const USAGE = `usage: vhostnet-agent [options]
   --eal-arg ARG       extra DPDK EAL argument (repeatable)
   --metrics-listen ADDR  Prometheus metrics, tcp://host:port (default tcp://127.0.0.1:9477; 'off': none).
                       No token there and nothing that changes state: keep it on loopback or a management network`;
+
+/** Set (to the EAL's error) when the agent re-executed itself to start with the last good settings. */
+const SAFE_START = 'VHOSTNET_SAFE_START';
+
+/**
+ * The failed EAL's descriptors on hugetlbfs and its runtime directory have no close-on-exec: one
+ * holds a flock on the hugepage directory, which the next EAL would wait on forever.
+ */
+function closeEalFiles(): void {
+  const mounts = fs
+    .readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((f) => f[2] === 'hugetlbfs')
+    .map((f) => f[1]);
+  const dirs = [...mounts, '/var/run/dpdk', '/run/dpdk'];
+  for (const fd of fs.readdirSync('/proc/self/fd').map(Number)) {
+    if (fd <= 2) continue;
+    let target = '';
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (dirs.some((d) => target === d || target.startsWith(`${d}/`))) fs.closeSync(fd);
+  }
+}
+
+/**
+ * DPDK's EAL cannot start twice in one process: the agent becomes a fresh one of itself (same
+ * pid, so the pid file and systemd's main pid stay right; same argv, fds and environment) told to
+ * start with the last settings that worked. Where Node has no execve, a child takes over instead.
+ */
+function restartSafely(reason: string): never {
+  process.stderr.write(
+    `vhostnet-agent: the datapath could not start with the stored settings (${reason}); starting again with the last settings that worked\n`,
+  );
+  const env = { ...process.env, [SAFE_START]: reason };
+  const argv = [...process.execArgv, ...process.argv.slice(1)];
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
+  if (execve) {
+    closeEalFiles();
+    execve(process.execPath, [process.execPath, ...argv], env);
+  }
+  const child = spawn(process.execPath, argv, { stdio: 'inherit', env });
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, sig) => process.exit(code ?? (sig ? 128 + (os.constants.signals[sig] ?? 0) : 1)));
+  // Keep this process until the child ends.
+  return undefined as never;
+}
 
 const DEFAULT_METRICS = 'tcp://127.0.0.1:9477';
 /** Root-owned, as a Debian-packaged daemon's: never /tmp, where any user could bind a guest's socket first. */
@@ -84,8 +135,12 @@ async function main(): Promise<void> {
     if (socketGid !== undefined) fs.chownSync(DEFAULT_SOCKET_DIRS[0], process.getuid!(), socketGid);
     fs.chmodSync(DEFAULT_SOCKET_DIRS[0], socketGid === undefined ? 0o755 : 0o770);
   }
+  const safe = process.env[SAFE_START];
+  // Not passed on to what the agent starts (QEMU), nor to a later re-execution.
+  delete process.env[SAFE_START];
   const agent = await startAgent(
     {
+      ...(safe !== undefined ? { safeStart: { reason: safe } } : {}),
       runDir,
       stateDir: path.resolve(values['state-dir']!),
       listen: values.listen,
@@ -120,6 +175,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
+  if (e instanceof SafeStartNeeded) return restartSafely(e.reason);
   process.stderr.write(`vhostnet-agent: ${(e as Error).message}\n`);
   process.exit(1);
 });

@@ -45,6 +45,23 @@ inline uint64_t sumBytes(rte_mbuf* const* pkts, uint16_t n) {
   return b;
 }
 
+// What the loop learns of a burst while routing it, so sending it whole takes no second pass
+// over its mbufs (bytes for the counters, offload flags and the longest frame for egress).
+struct BurstSummary {
+  uint64_t bytes = 0, ol = 0;
+  uint32_t maxLen = 0;
+  inline void add(const rte_mbuf* m) {
+    bytes += m->pkt_len;
+    ol |= m->ol_flags;
+    maxLen = m->pkt_len > maxLen ? m->pkt_len : maxLen;
+  }
+};
+inline BurstSummary summarize(rte_mbuf* const* pkts, uint16_t n) {
+  BurstSummary s;
+  for (uint16_t i = 0; i < n; i++) s.add(pkts[i]);
+  return s;
+}
+
 // Frames from one burst headed for one port may become more (GSO segments): staged here.
 constexpr uint16_t kStage = kBurst + kMaxSegs;
 
@@ -169,7 +186,8 @@ __attribute__((noinline)) void sendVhostSlow(const TxTarget& t, uint16_t vring, 
 
 // srcQp: the queue pair the burst came in on, -1 if it has none (then the PMD's default lane).
 // vhost takes the vq's access lock, so PMDs sharing a destination vring stay safe.
-inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n, int srcQp) {
+// s: the summary of pkts[0..n).
+inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n, int srcQp, const BurstSummary& s) {
   const TxTarget& t = c->tx[port];
   if (unlikely(t.tun != nullptr)) return sendTunnel(t, pkts, n);
   if (unlikely(t.vid < 0)) {  // destination has no ready guest RX vring
@@ -182,10 +200,10 @@ inline void sendTo(const PmdConf* c, int32_t port, rte_mbuf** pkts, uint16_t n, 
     vring = t.lanes[t.nLanes == 1 ? 0 : (uint16_t)srcQp % t.nLanes];
     ctr = t.row0 + vring / 2;
   }
-  if (unlikely(needsEgressWork(pkts, n, t.caps))) return sendVhostSlow(t, vring, ctr, pkts, n);
+  if (unlikely((s.ol & kOffloadFlags) || s.maxLen > t.caps.maxFrame)) return sendVhostSlow(t, vring, ctr, pkts, n);
   uint16_t sent = rte_vhost_enqueue_burst(t.vid, vring, pkts, n);
   addCounter(ctr->txPackets, sent);
-  addCounter(ctr->txBytes, sumBytes(pkts, sent));
+  addCounter(ctr->txBytes, likely(sent == n) ? s.bytes : sumBytes(pkts, sent));
   if (unlikely(sent != n)) countDrop(ctr, kDropRingFull, n - sent);
 }
 
@@ -235,7 +253,7 @@ __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte
     uint16_t k = 0;
     for (uint16_t i = 0; i < n; i++)
       if (dst[i] == port || (dst[i] == kFlood)) sub[k++] = pkts[i];
-    if (k) sendTo(c, port, sub, k, srcQp);
+    if (k) sendTo(c, port, sub, k, srcQp, summarize(sub, k));
   };
   for (int k = 0; k < nt; k++) gather(targets[k]);
   if (!anyFlood) return;
@@ -249,25 +267,27 @@ __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte
   }
 }
 
-inline void flood(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts, uint16_t n, int srcQp) {
+inline void flood(const PmdConf* c, const RxQueue& q, rte_mbuf** pkts, uint16_t n, int srcQp, const BurstSummary& s) {
   for (uint16_t j = 0; j < q.nMembers; j++)
-    if (q.members[j] != q.port) sendTo(c, q.members[j], pkts, n, srcQp);
+    if (q.members[j] != q.port) sendTo(c, q.members[j], pkts, n, srcQp, s);
 }
 
 // Switches one received burst (learn, route, send), then frees it. srcQp as for sendTo.
 inline void switchBurst(const PmdConf* c, RxQueue& q, rte_mbuf** pkts, uint16_t n, uint32_t now, int srcQp) {
   int32_t dst[kBurst];
-  addCounter(q.ctr->rxPackets, n);
-  addCounter(q.ctr->rxBytes, sumBytes(pkts, n));
+  BurstSummary s;
   bool same = true;
   for (uint16_t i = 0; i < n; i++) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     dst[i] = route(q, pkts[i], now);
     same &= dst[i] == dst[0];
+    s.add(pkts[i]);
   }
+  addCounter(q.ctr->rxPackets, n);
+  addCounter(q.ctr->rxBytes, s.bytes);
   if (likely(same)) {
-    if (dst[0] >= 0) sendTo(c, dst[0], pkts, n, srcQp);
-    else if (dst[0] == kFlood) flood(c, q, pkts, n, srcQp);
+    if (dst[0] >= 0) sendTo(c, dst[0], pkts, n, srcQp, s);
+    else if (dst[0] == kFlood) flood(c, q, pkts, n, srcQp, s);
   } else {
     sendMixed(c, q, pkts, dst, n, srcQp);
   }

@@ -11,6 +11,7 @@
 // counter the addon keeps, which prom-client's Counter can only be set to through reset().
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import type { DeviceCounters } from '../api/counters';
 
 type Labels = Record<string, string | number>;
 
@@ -125,6 +126,9 @@ export interface PortView {
     stats: CounterRow;
     queues: CounterRow[];
     features?: { offered: string; negotiated: string; negotiatedNames: string[] };
+    /** An uplink's device, a tunnel's underlay: what the ethdev counted itself. */
+    device?: { counters?: DeviceCounters };
+    underlay?: { counters?: DeviceCounters };
   };
 }
 
@@ -188,7 +192,7 @@ const DROP_LABEL: Record<string, string> = {
 };
 const DROP_HELP =
   'Packets dropped, by reason (tx_ring_full: the destination had no room or no ready vring; mtu_exceeded; offload_unsupported; ' +
-  'underlay_send_failure; mac_limit; malformed: on ingress).';
+  'underlay_send_failure; mac_limit; malformed: on ingress; device_rx_missed, device_rx_nombuf: an uplink or tunnel underlay device dropped it before a PMD saw it).';
 
 function addCounters(set: FamilySet, prefix: string, labels: Labels, row: CounterRow): void {
   for (const [key, suffix, help] of COUNTERS)
@@ -244,7 +248,15 @@ export async function collect(src: MetricsSources): Promise<string> {
     const st = p.status;
     set.add('vhostnet_interface_link_state', 'gauge', 'The link state of the interface: up (1) or down (0).', labels, st?.link === 'up' ? 1 : 0);
     if (!st) continue;
-    addCounters(set, 'vhostnet_interface', labels, st.stats);
+    // An ethdev's own counts: rx/tx errors, and the frames it dropped before a PMD saw them.
+    const dev = st.device?.counters ?? st.underlay?.counters;
+    addCounters(set, 'vhostnet_interface', labels, dev ? { ...st.stats, rxErrors: dev.rxErrors, txErrors: dev.txErrors } : st.stats);
+    if (dev)
+      for (const [reason, n] of [
+        ['device_rx_missed', dev.rxMissed],
+        ['device_rx_nombuf', dev.rxNoMbuf],
+      ] as const)
+        set.add('vhostnet_interface_dropped_total', 'counter', DROP_HELP, { ...labels, reason }, n);
     st.queues.forEach((q, i) => addCounters(set, 'vhostnet_interface_queue', { ...labels, queue: i }, q));
     if (st.features)
       set.add(

@@ -25,6 +25,21 @@ export type DropCounters = {
   malformed: number;
 };
 
+/**
+ * What an ethdev (a tunnel's underlay, an uplink) counted itself (rte_eth_stats): frames it
+ * dropped before any PMD saw them, which the per-queue counters above cannot know of. A tunnel
+ * shows its underlay's, shared with the other tunnels on the same interface.
+ */
+export interface DeviceCounters {
+  /** Dropped because its rx ring was full (the PMD did not poll in time: a busy or shared CPU). */
+  rxMissed: number;
+  /** Bad frames received. */
+  rxErrors: number;
+  /** Dropped for want of an mbuf. */
+  rxNoMbuf: number;
+  txErrors: number;
+}
+
 /** A port's counters before the datapath has any (not applied yet). */
 export function zeroCounters(): QueueCounters {
   return {

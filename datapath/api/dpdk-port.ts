@@ -2,7 +2,7 @@
 // physical network. Named, as in OVS, by its devargs: a PCI NIC bound to vfio-pci, or a kernel
 // interface through DPDK's af_xdp PMD (preferred) or af_packet PMD.
 import { z } from 'zod';
-import type { QueueCounters } from './counters';
+import type { DeviceCounters, QueueCounters } from './counters';
 import { Name, PortMacLimit, owned, type Stored } from './fields';
 import { IfName } from './tunnel';
 
@@ -56,7 +56,16 @@ export interface DpdkPortStatus {
    * program is attached: 'native' (in the driver) or 'generic' (after the kernel built an skb:
    * slower, but any interface has it), absent while none is.
    */
-  device: { driver: UplinkDriver; name: string; iface?: string; operstate?: string; xdpMode?: 'native' | 'generic' | 'offload'; queuePairs: number };
+  device: {
+    driver: UplinkDriver;
+    name: string;
+    iface?: string;
+    operstate?: string;
+    xdpMode?: 'native' | 'generic' | 'offload';
+    queuePairs: number;
+    /** What the device counted itself: frames dropped before any PMD saw them (rx ring full, no mbuf), errors. */
+    counters?: DeviceCounters;
+  };
   warnings: string[];
   stats: QueueCounters;
   queues: QueueCounters[];

@@ -3,7 +3,7 @@
 // af_packet PMD; frames are carried in IPv4/UDP/VXLAN between localIp and remoteIp.
 import { z } from 'zod';
 import { Mac, Name, PortMacLimit, owned, type Stored } from './fields';
-import type { QueueCounters } from './counters';
+import type { DeviceCounters, QueueCounters } from './counters';
 
 export const IPV4_RULE = 'must be an IPv4 address like 192.0.2.1';
 
@@ -79,6 +79,8 @@ export interface VxlanPortStatus {
     xdpMode?: 'native' | 'generic' | 'offload';
     /** The interface's MTU when the tunnel was made. */
     mtu?: number;
+    /** What the underlay device counted itself (rx ring full, no mbuf, errors), shared by its tunnels. */
+    counters?: DeviceCounters;
   };
   /** The longest inner IP packet the tunnel carries: the underlay's MTU - 50 (VXLAN over IPv4). */
   mtu?: number;

@@ -5,6 +5,7 @@
 //
 // Ids (bridges, ports) are small integers the addon allocates; the agent maps names to them.
 // Errors are thrown as Error with a message that says what failed and why (errno text).
+import type { DeviceCounters } from '../api/counters';
 
 export interface EalOptions {
   /** DPDK --file-prefix: one per agent, so several agents (and testpmd) can share a host. */
@@ -75,6 +76,8 @@ export interface PortInfo {
   /** Tunnel ports: how the underlay is driven, and why not af_xdp when it was asked for and refused. */
   underlayDriver?: 'af_xdp' | 'af_packet';
   underlayFallback?: string;
+  /** Ethdev-backed ports (tunnel underlay, uplink): what the device counted before any PMD saw a frame. */
+  device?: DeviceCounters;
   /** Totals and per queue pair (index = queue pair). */
   stats: QueueStats;
   queues: QueueStats[];

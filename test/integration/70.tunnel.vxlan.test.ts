@@ -117,6 +117,7 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
         this.skip();
       }
       assert.equal(s.underlay.driver, 'af_xdp');
+      assert.deepEqual(Object.keys(s.underlay.counters ?? {}).sort(), ['rxErrors', 'rxMissed', 'rxNoMbuf', 'txErrors'], JSON.stringify(s.underlay));
       assert.ok(s.underlay.xdpMode === 'native' || s.underlay.xdpMode === 'generic', `XDP mode ${s.underlay.xdpMode}`);
       assert.match(s.warnings.join(' '), /af_xdp takes vhn-va's frames from the kernel/);
       console.log(`      af_xdp underlay on ${VETH[0]}: XDP mode ${s.underlay.xdpMode}`);

@@ -134,6 +134,13 @@ describe('72 uplink: a dpdk port to a kernel host over a veth', function () {
     assert.equal(up.status!.link, 'up', up.status!.reason);
     assert.deepEqual({ driver: up.status!.device.driver, iface: up.status!.device.iface }, { driver: 'af_packet', iface: VETH[0] });
     assert.ok(up.status!.stats.rxPackets >= 3 && up.status!.stats.txPackets >= 3, JSON.stringify(up.status!.stats));
+    // What the device dropped before a PMD saw it is there too (rte_eth_stats), not only the queues' counts.
+    const dc = up.status!.device.counters!;
+    assert.deepEqual(Object.keys(dc ?? {}).sort(), ['rxErrors', 'rxMissed', 'rxNoMbuf', 'txErrors'], JSON.stringify(up.status!.device));
+    assert.ok(
+      Object.values(dc).every((n) => Number.isInteger(n) && n >= 0),
+      JSON.stringify(dc),
+    );
     const fdb = await agent.client.get<{ mac: string; port: string }[]>('/bridges/br0/fdb');
     const hostMac = sh('ip', '-n', NS, '-j', 'link', 'show', VETH[1]).match(/"address":"([0-9a-f:]{17})"/)![1];
     assert.ok(

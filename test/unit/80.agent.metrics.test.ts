@@ -20,6 +20,24 @@ describe('80 agent metrics: text exposition', () => {
     assert.ok(text.includes('vhostnet_build_info{version="a\\"b\\\\c\\nd",dpdk_version="x"} 1\n'), text);
   });
 
+  it("an uplink's and a tunnel's device counters: rx/tx errors, and the frames dropped before a PMD saw them", async () => {
+    const stats = { rxPackets: 1, rxBytes: 2, txPackets: 3, txBytes: 4, txDrops: 0, drops: { ringFull: 0 } };
+    const counters = { rxMissed: 7, rxErrors: 2, rxNoMbuf: 1, txErrors: 3 };
+    const text = await collect(
+      sources({
+        ports: () => [
+          { name: 'up0', bridge: 'br0', type: 'dpdk', status: { link: 'up', stats, queues: [], device: { counters } } },
+          { name: 'vx0', bridge: 'br0', type: 'vxlan', status: { link: 'up', stats, queues: [], underlay: { counters: { ...counters, rxMissed: 9 } } } },
+        ],
+      }),
+    );
+    assert.match(text, /vhostnet_interface_rx_errors_total\{bridge="br0",port="up0",type="dpdk"\} 2\n/);
+    assert.match(text, /vhostnet_interface_tx_errors_total\{bridge="br0",port="up0",type="dpdk"\} 3\n/);
+    assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="up0",type="dpdk",reason="device_rx_missed"\} 7\n/);
+    assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="up0",type="dpdk",reason="device_rx_nombuf"\} 1\n/);
+    assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="vx0",type="vxlan",reason="device_rx_missed"\} 9\n/);
+  });
+
   it('latency buckets are cumulative and end with +Inf = _count', async () => {
     const api = new ApiMetrics();
     for (const s of [0.0005, 0.003, 0.003, 20]) api.observe('PUT', '/v1/ports/:name', 200, s);

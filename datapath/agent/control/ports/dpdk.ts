@@ -85,7 +85,14 @@ export class DpdkPort extends Port<Stored<DpdkPortSpec>> {
     const oper = dev.iface ? operstate(dev.iface) : undefined;
     const st: NonNullable<DpdkPortState['status']> = {
       link: 'down',
-      device: { driver: dev.driver, name: dev.device, iface: dev.iface, operstate: oper, queuePairs: info?.queuePairs ?? 0 },
+      device: {
+        driver: dev.driver,
+        name: dev.device,
+        iface: dev.iface,
+        operstate: oper,
+        queuePairs: info?.queuePairs ?? 0,
+        ...(info?.device ? { counters: info.device } : {}),
+      },
       warnings: this.warnings(),
       stats: info?.stats ?? zeroCounters(),
       queues: info?.queues ?? [],

@@ -65,6 +65,7 @@ export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
         remoteMac: t?.remoteMac,
         driver: info?.underlayDriver,
         ...(info?.underlayMtu ? { mtu: info.underlayMtu } : {}),
+        ...(info?.device ? { counters: info.device } : {}),
       },
       ...(info ? { mtu: info.mtu } : {}),
       warnings: this.warnings(),

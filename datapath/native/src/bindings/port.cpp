@@ -114,6 +114,14 @@ Napi::Value PortInfo(const Napi::CallbackInfo& info) {
   if (v.underlayMtu) o.Set("underlayMtu", v.underlayMtu);
   if (!v.underlayDriver.empty()) o.Set("underlayDriver", v.underlayDriver);
   if (!v.underlayFallback.empty()) o.Set("underlayFallback", v.underlayFallback);
+  if (v.hasDevice) {
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("rxMissed", (double)v.devRxMissed);
+    d.Set("rxErrors", (double)v.devRxErrors);
+    d.Set("rxNoMbuf", (double)v.devRxNoMbuf);
+    d.Set("txErrors", (double)v.devTxErrors);
+    o.Set("device", d);
+  }
   o.Set("stats", statsObject(env, v.total));
   Napi::Array qs = Napi::Array::New(env, v.queues.size());
   for (size_t i = 0; i < v.queues.size(); i++) qs.Set((uint32_t)i, statsObject(env, v.queues[i]));

@@ -155,6 +155,7 @@ void ethdevInfo(const Port& base, PortInfoView& v) {
   v.connected = up;
   v.socketReady = p.started;
   v.queuePairs = p.t.queues;
+  if (p.started && !p.dying) deviceStats(p.t.ethPort, v);
 }
 
 void ethdevPublish(Port& base, Publisher& pub) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <rte_ethdev.h>
 #include "../datapath.h"
 #include "../errors.h"
 
@@ -97,6 +98,16 @@ void setPortMtu(int id, uint32_t mtu) {
   if (p->mtu == mtu) return;
   p->mtu = mtu;
   g.republish();
+}
+
+void deviceStats(uint16_t ethPort, PortInfoView& v) {
+  rte_eth_stats s{};
+  if (rte_eth_stats_get(ethPort, &s) != 0) return;
+  v.hasDevice = true;
+  v.devRxMissed = s.imissed;
+  v.devRxErrors = s.ierrors;
+  v.devRxNoMbuf = s.rx_nombuf;
+  v.devTxErrors = s.oerrors;
 }
 
 PortInfoView portInfo(int id) {

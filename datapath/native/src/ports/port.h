@@ -25,6 +25,10 @@ struct PortInfoView {
   uint32_t guestMtu = 0;                         // what the guest's virtio-net took (VIRTIO_NET_F_MTU), 0 if it did not
   uint32_t underlayMtu = 0;                      // tunnel ports: the underlay interface's
   std::string underlayDriver, underlayFallback;  // tunnel ports: Tunnel::driver, Tunnel::fallback
+  // Ethdev-backed ports (tunnel underlay, uplink): what the device itself counted (rte_eth_stats):
+  // frames it dropped before any PMD saw them (rx ring full, no mbuf, bad frames) and tx errors.
+  bool hasDevice = false;
+  uint64_t devRxMissed = 0, devRxErrors = 0, devRxNoMbuf = 0, devTxErrors = 0;
   PortStatsView total;
   std::vector<PortStatsView> queues;
 };
@@ -72,6 +76,8 @@ struct PortOps {
 int addPort(std::unique_ptr<Port> p, int bridge, const char* fn, const std::function<std::string(uint16_t)>& keyTaken);
 void destroyPort(int port);
 PortInfoView portInfo(int port);
+// Fills v's device counters from the ethdev's statistics.
+void deviceStats(uint16_t ethPort, PortInfoView& v);
 // Frames longer than mtu + 18 (Ethernet header, one VLAN tag) are not sent to the port; a
 // tunnel also stops at what its underlay carries. 68..9710, as OVS's mtu_request.
 void setPortMtu(int port, uint32_t mtu);

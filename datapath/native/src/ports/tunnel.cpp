@@ -172,6 +172,7 @@ void tunnelInfo(const Port& base, PortInfoView& v) {
   v.underlayMtu = p.t.underlayMtu;
   v.underlayDriver = p.t.driver;
   v.underlayFallback = p.t.fallback;
+  if (p.started && !p.dying) deviceStats(p.t.ethPort, v);  // the underlay's: shared by its tunnels
 }
 
 // PMD i sends on the ethdev's tx queue i (af_packet queues are not thread-safe); the rx queues

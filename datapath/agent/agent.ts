@@ -33,6 +33,8 @@ export interface AgentConfig extends Omit<ListenOptions, 'listen'> {
   files?: Partial<FilePolicy>;
   /** Extra EAL arguments, e.g. --log-level. */
   ealArgs?: string[];
+  /** The user the 'qemu' backend's guests run as (--qemu-user; default: the agent's own, root). */
+  qemuUser?: string;
   /** QEMU binary for GuestVMs (default qemu-system-x86_64 on PATH). */
   qemuBinary?: string;
   /**
@@ -154,6 +156,7 @@ export async function startAgent(cfg: AgentConfig, native: NativeDatapath): Prom
   const listenOn = cfg.listen ?? `unix:${path.join(cfg.runDir, 'agent.sock')}`;
   // Refuse bad options before DPDK starts: a process with the EAL up must shut it down to exit cleanly.
   if (listenOn.startsWith('tcp://') && !cfg.token) throw new Error('listening on TCP needs a token (--token-file): the API changes the host network');
+  if (cfg.qemuUser !== undefined && !userIdentity(cfg.qemuUser)) throw new Error(`--qemu-user ${cfg.qemuUser}: no such user on this host`);
   fs.mkdirSync(cfg.runDir, { recursive: true, mode: 0o755 });
   const store = new Store(cfg.stateDir);
   const stored = store.get<SettingsSpec>('settings', 'global')?.spec;
@@ -209,12 +212,18 @@ async function serve(
   const self = selfIdentity();
   const libvirtUser = libvirtQemuUser();
   const libvirt: Identity = userIdentity(libvirtUser) ?? { user: libvirtUser, uid: -1, gids: [] };
-  const qemuIdentity = (backend: string) => (backend === 'libvirt' ? libvirt : self);
+  const qemuUser = cfg.qemuUser !== undefined ? userIdentity(cfg.qemuUser)! : self;
+  const qemuIdentity = (backend: string) => (backend === 'libvirt' ? libvirt : qemuUser);
   const policy = socketPolicy({
     socketGid: cfg.socketGid,
     qemu: libvirt.uid >= 0 ? { uid: libvirt.uid, gids: libvirt.gids } : undefined,
     insecureDirs: cfg.insecureSocketDirs,
   });
+  // The 'qemu' backend's user (--qemu-user) may own socket directories as libvirt's may.
+  if (qemuUser.uid !== self.uid) {
+    policy.trustedUids.push(qemuUser.uid);
+    policy.trustedGids.push(...qemuUser.gids);
+  }
   const files: FilePolicy = { ...defaultFilePolicy(), ...cfg.files };
   const control = new Control(
     store,
@@ -229,7 +238,7 @@ async function serve(
     running,
   );
   control.reconcile();
-  const supervisor = new GuestSupervisor({ stateDir: path.join(cfg.stateDir, 'guests'), qemuBinary: cfg.qemuBinary });
+  const supervisor = new GuestSupervisor({ stateDir: path.join(cfg.stateDir, 'guests'), qemuBinary: cfg.qemuBinary, qemuUser: cfg.qemuUser });
   const guests = new Guests(store, control, supervisor, { socketGid: cfg.socketGid, files, qemuIdentity });
   await guests.reconcile();
   const hugepages = new Hugepages(store, undefined, undefined, files);

@@ -28,6 +28,7 @@ const USAGE = `usage: vhostnet-agent [options]
                       (repeatable; default /dev/hugepages /dev/hugepages1G /mnt/huge /run/vhostnet-hugepages)
   --allow-block-devices  a guest's disk image may be a block device
   --socket-group GRP  group QEMU runs as: sockets and socket dirs get it (mode 0660/0770)
+  --qemu-user USER    user the 'qemu' guest backend's QEMU runs as (-runas; default: the agent's, root)
   --eal-arg ARG       extra DPDK EAL argument (repeatable)
   --metrics-listen ADDR  Prometheus metrics, tcp://host:port (default tcp://127.0.0.1:9477; 'off': none).
                       No token there and nothing that changes state: keep it on loopback or a management network`;
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
       'hugepages-dir': { type: 'string', multiple: true },
       'allow-block-devices': { type: 'boolean' },
       'socket-group': { type: 'string' },
+      'qemu-user': { type: 'string' },
       'eal-arg': { type: 'string', multiple: true },
       'metrics-listen': { type: 'string' },
       help: { type: 'boolean' },
@@ -156,6 +158,7 @@ async function main(): Promise<void> {
         allowBlockDevices: !!values['allow-block-devices'],
       },
       socketGid,
+      qemuUser: values['qemu-user'],
       ealArgs: values['eal-arg'],
       metricsListen: values['metrics-listen'] ?? DEFAULT_METRICS,
       // Several agents on one host (tests, namespaces) cannot all have the default port.

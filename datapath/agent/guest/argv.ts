@@ -18,6 +18,8 @@ export interface QemuArgvContext {
   paths: Pick<GuestPaths, 'qmpSocket' | 'pidFile' | 'consoleLog'>;
   /** Default qemu-system-x86_64. */
   qemuBinary?: string;
+  /** The user QEMU drops to once it has opened its files and sockets (-runas), if not root. */
+  runAs?: string;
 }
 
 /** QEMU option values are comma-separated key=value lists; a literal comma is written ",,". */
@@ -64,6 +66,9 @@ export function buildQemuArgv(spec: GuestSpec, ctx: QemuArgvContext): QemuComman
   a.push('-serial', `file:${ctx.paths.consoleLog}`);
   a.push('-chardev', `socket,id=qmp,path=${qemuOptValue(ctx.paths.qmpSocket)},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');
   a.push('-pidfile', ctx.paths.pidFile);
+  // QEMU 7.2 has no -run-with user=; -runas drops to the user after start-up, so the files above,
+  // the hugepage file and the vhost-user sockets are opened (and created) as root first.
+  if (ctx.runAs) a.push('-runas', ctx.runAs);
 
   if (spec.boot.kind === 'disk') {
     a.push('-drive', `file=${qemuOptValue(spec.boot.image)},format=${spec.boot.format},if=virtio`);

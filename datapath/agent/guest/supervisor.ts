@@ -55,6 +55,8 @@ export interface SupervisorOptions {
   /** One directory per guest is created under it (see paths.ts). */
   stateDir: string;
   qemuBinary?: string;
+  /** The user 'qemu'-backend guests run as (--qemu-user; -runas): undefined, the agent's own (root). */
+  qemuUser?: string;
   accel?: AccelOptions;
   /** After spawning: how long QEMU may take to open QMP (it blocks until vhost-user sockets connect). Default 120 s. */
   qmpTimeoutMs?: number;
@@ -111,7 +113,7 @@ interface GuestRecord {
 export class GuestSupervisor extends EventEmitter {
   private readonly guests = new Map<string, GuestRecord>();
   private version?: Promise<QemuVersion>;
-  private readonly o: Required<Omit<SupervisorOptions, 'accel' | 'detectVersion' | 'qemuBinary'>> & SupervisorOptions;
+  private readonly o: Required<Omit<SupervisorOptions, 'accel' | 'detectVersion' | 'qemuBinary' | 'qemuUser'>> & SupervisorOptions;
 
   constructor(opts: SupervisorOptions) {
     super();
@@ -147,7 +149,11 @@ export class GuestSupervisor extends EventEmitter {
     assertQemuSupports(v, requirementsOf(spec));
     const accel = chooseAccel(spec.accel, this.o.accel);
     const paths = guestPaths(this.o.stateDir, spec.name);
-    return { spec, command: buildQemuArgv(spec, { accel, paths, qemuBinary: this.o.qemuBinary }), qemuVersion: v };
+    return {
+      spec,
+      command: buildQemuArgv(spec, { accel, paths, qemuBinary: this.o.qemuBinary, runAs: spec.backend === 'qemu' ? this.o.qemuUser : undefined }),
+      qemuVersion: v,
+    };
   }
 
   /**

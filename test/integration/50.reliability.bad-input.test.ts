@@ -90,7 +90,7 @@ describe('50 reliability: bad input changes nothing and names the field', functi
     { what: 'bridge that does not exist', method: 'PUT', path: '/v1/ports/x1', body: client({ bridge: 'nosuch' }), field: 'bridge' },
     // ---- types, unknown fields
     { what: 'unknown field on a bridge', method: 'PUT', path: '/v1/bridges/b1', body: { stp: true }, field: 'stp' },
-    { what: 'unknown field on a port', method: 'PUT', path: '/v1/ports/x1', body: client({ mtu: 9000 }), field: 'mtu' },
+    { what: "unknown field on a port (OVS's name for mtu)", method: 'PUT', path: '/v1/ports/x1', body: client({ mtu_request: 9000 }), field: 'mtu_request' },
     { what: 'unknown field in settings', method: 'PUT', path: '/v1/settings', body: { dpdkInit: true }, field: 'dpdkInit' },
     { what: 'macAgingSeconds as a string', method: 'PUT', path: '/v1/bridges/b1', body: { macAgingSeconds: '300' }, field: 'macAgingSeconds' },
     { what: 'macAgingSeconds 0', method: 'PUT', path: '/v1/bridges/b1', body: { macAgingSeconds: 0 }, field: 'macAgingSeconds' },

@@ -71,10 +71,9 @@ function restartSafely(reason: string): never {
   );
   const env = { ...process.env, [SAFE_START]: reason };
   const argv = [...process.execArgv, ...process.argv.slice(1)];
-  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-  if (execve) {
+  if (process.execve) {
     closeEalFiles();
-    execve(process.execPath, [process.execPath, ...argv], env);
+    process.execve(process.execPath, [process.execPath, ...argv], env);
   }
   const child = spawn(process.execPath, argv, { stdio: 'inherit', env });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));

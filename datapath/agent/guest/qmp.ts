@@ -14,6 +14,9 @@ export interface QmpGreeting {
   QMP: { version: { qemu: { major: number; minor: number; micro: number }; package?: string }; capabilities: unknown[] };
 }
 
+/** What one line from QEMU may be: its greeting, an event, or the reply to a command we sent. */
+type QmpMessage = Partial<QmpGreeting> & Partial<QmpEvent> & { id?: unknown; return?: unknown; error?: { class?: string; desc?: string } };
+
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
@@ -105,9 +108,9 @@ export class QmpClient extends EventEmitter {
       const line = this.buf.slice(0, nl).trim();
       this.buf = this.buf.slice(nl + 1);
       if (!line) continue;
-      let msg: Record<string, unknown>;
+      let msg: QmpMessage;
       try {
-        msg = JSON.parse(line);
+        msg = JSON.parse(line) as QmpMessage;
       } catch {
         continue; // QMP only sends JSON objects; ignore anything torn.
       }
@@ -115,22 +118,22 @@ export class QmpClient extends EventEmitter {
     }
   }
 
-  private onMessage(msg: Record<string, unknown>): void {
-    if ('QMP' in msg) {
-      this.greeting = msg as unknown as QmpGreeting;
+  private onMessage(msg: QmpMessage): void {
+    if (msg.QMP !== undefined) {
+      this.greeting = { QMP: msg.QMP };
       this.emit('greeting', this.greeting);
       return;
     }
-    if ('event' in msg) {
-      this.emit('event', msg as unknown as QmpEvent);
+    if (typeof msg.event === 'string') {
+      this.emit('event', { event: msg.event, data: msg.data, timestamp: msg.timestamp });
       return;
     }
     const id = typeof msg.id === 'string' ? msg.id : undefined;
     const p = id !== undefined ? this.pending.get(id) : undefined;
     if (!p || id === undefined) return;
     this.pending.delete(id);
-    if ('error' in msg) {
-      const err = msg.error as { class?: string; desc?: string };
+    if (msg.error !== undefined) {
+      const err = msg.error;
       p.reject(new Error(`QMP ${p.command}: ${err.class ?? 'Error'}: ${err.desc ?? 'unknown error'}`));
     } else {
       p.resolve(msg.return);

@@ -152,6 +152,10 @@ export class AgentClient {
         ...(this.conn.token ? { authorization: `Bearer ${this.conn.token}` } : {}),
       },
       timeout: timeoutMs,
+      // A change never goes on a kept-alive connection: one the agent closes as idle just then
+      // would leave us unsure whether it was applied (a crash mid-request looks the same), and a
+      // change must not be sent twice. Reads reuse connections and are retried (below).
+      ...(method === 'GET' ? {} : { agent: false }),
       ...(isUnix ? { socketPath: ep.replace(/^unix:/, '') } : { host: url!.hostname, port: url!.port, ...(this.conn.caCert ? { ca: this.conn.caCert } : {}) }),
     };
     const mod = url?.protocol === 'https:' ? https : http;
@@ -176,9 +180,9 @@ export class AgentClient {
       });
       req.on('timeout', () => req.destroy(new Error(`agent at ${ep} did not answer within ${timeoutMs} ms`)));
       req.on('error', (e: NodeJS.ErrnoException) => {
-        // A kept-alive socket the agent closed as idle just as we reused it (its keepAliveTimeout):
-        // the agent never read this request, so it is sent once more, on a new connection.
-        if (req.reusedSocket && !retried && (e.code === 'ECONNRESET' || e.code === 'EPIPE'))
+        // A read on a kept-alive socket the agent closed as idle just as we reused it (its
+        // keepAliveTimeout): reads change nothing, so it is sent once more, on a new connection.
+        if (method === 'GET' && req.reusedSocket && !retried && (e.code === 'ECONNRESET' || e.code === 'EPIPE'))
           return resolve(this.request<T>(method, path, body, timeoutMs, true));
         reject(new AgentError(0, 'unreachable', `cannot reach the agent at ${ep}: ${e.message}`));
       });

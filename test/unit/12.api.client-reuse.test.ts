@@ -1,6 +1,7 @@
 // The typed client and kept-alive connections: an agent closes an idle connection after its
-// keepAliveTimeout, and a request written on it at that moment is never read. The client sends
-// such a request once more on a new connection; a failure on a fresh connection is reported.
+// keepAliveTimeout, and a request written on it at that moment is never read. A read is sent once
+// more on a new connection; a change always goes on a fresh one (never twice: a crash mid-request
+// looks the same); a failure on a fresh connection is reported.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -33,14 +34,26 @@ describe('10 api: the client on a kept-alive connection the agent closed', () =>
   before(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-client-'))));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('sends a request the agent never read once more, on a new connection', async () => {
+  it('sends a read the agent never read once more, on a new connection', async () => {
     const sock = path.join(dir, 'a.sock');
     const s = await flakyServer(sock);
     const c = new AgentClient({ endpoint: `unix:${sock}` });
     assert.deepEqual(await c.get('/health'), { ok: true });
-    assert.deepEqual(await c.put('/bridges/br0', {}), { ok: true }); // reused socket dropped, then a new one
+    assert.deepEqual(await c.get('/state'), { ok: true }); // reused socket dropped, then a new one
     assert.equal(s.connections(), 2);
     assert.equal(s.requests(), 3);
+    s.server.close();
+  });
+
+  it('sends every change on a fresh connection, once', async () => {
+    const sock = path.join(dir, 'c.sock');
+    const s = await flakyServer(sock);
+    const c = new AgentClient({ endpoint: `unix:${sock}` });
+    assert.deepEqual(await c.get('/health'), { ok: true });
+    assert.deepEqual(await c.put('/bridges/br0', {}), { ok: true });
+    assert.deepEqual(await c.delete('/bridges/br0'), { ok: true });
+    assert.equal(s.requests(), 3); // none dropped, none sent twice
+    assert.equal(s.connections(), 3);
     s.server.close();
   });
 

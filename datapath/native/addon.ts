@@ -5,7 +5,7 @@
 //
 // Ids (bridges, ports) are small integers the addon allocates; the agent maps names to them.
 // Errors are thrown as Error with a message that says what failed and why (errno text).
-import type { DeviceCounters } from '../api/counters';
+import type { DeviceCounters, DropCounters } from '../api/counters';
 
 export interface EalOptions {
   /** DPDK --file-prefix: one per agent, so several agents (and testpmd) can share a host. */
@@ -38,21 +38,6 @@ export interface QueueStats {
   /** Every drop under its reason (egress ones also in txDrops; malformed and macLimit are on ingress). */
   drops: DropCounters;
 }
-
-export type DropCounters = {
-  /** The guest had no descriptors, or no RX vring ready. */
-  ringFull: number;
-  /** Longer than the egress port's MTU (+ Ethernet header and one VLAN tag) or its underlay carries. */
-  mtuExceeded: number;
-  /** An offload the port cannot take and the datapath cannot do in software (e.g. IPv6 GSO, SCTP). */
-  offloadUnsupported: number;
-  /** The tunnel's underlay refused it (tx ring full, no buffer for the copy). */
-  underlaySendFailure: number;
-  /** Not learned: the ingress port reached its MAC limit. */
-  macLimit: number;
-  /** Received shorter than an Ethernet header, or with a multicast source MAC. */
-  malformed: number;
-};
 
 export interface PortInfo {
   /** A vhost device is attached (new_device called, destroy_device not yet). */

@@ -48,6 +48,23 @@ export interface TestpmdGuestOptions {
 export type ForwardMode = 'rxonly' | 'io' | 'mac' | 'txonly';
 
 const PROMPT = 'testpmd> ';
+// cmdline writes the prompt one character at a time, so a DPDK thread's log line (written
+// whole, ending in a newline) can land between its characters: "testpmd" + "vhost_user_...
+// port 0 is down\n" + "> ". A split prompt is looked for only at the start of a line (where
+// testpmd prints it), so ordinary output cannot be mistaken for one.
+const PROMPT_RE = new RegExp('(?:^|(?<=\\n))' + [...PROMPT].map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('((?:[^\\n]*\\n)*?)'));
+
+/**
+ * Finds the first prompt in testpmd's output. Returns the output before it (with any log lines
+ * that split the prompt appended, so nothing printed is lost) and the rest after it.
+ */
+export function splitAtPrompt(out: string): { before: string; after: string } | undefined {
+  const i = out.indexOf(PROMPT);
+  if (i >= 0) return { before: out.slice(0, i), after: out.slice(i + PROMPT.length) };
+  const m = PROMPT_RE.exec(out);
+  if (!m) return undefined;
+  return { before: out.slice(0, m.index) + m.slice(1).join(''), after: out.slice(m.index + m[0].length) };
+}
 const MAC_RE = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
 const NAME_RE = /^[A-Za-z0-9_-]{1,32}$/;
 // virtio ring size; receive rings must hold a whole send chunk while unpolled.
@@ -229,10 +246,10 @@ export class TestpmdGuest {
         reject(new Error(`testpmd ${this.pid}: no prompt after ${what} within ${timeoutMs} ms; see ${this.logFile}`));
       }, timeoutMs);
       const check = () => {
-        const i = this.out.indexOf(PROMPT);
-        if (i >= 0) {
-          const text = this.out.slice(0, i);
-          this.out = this.out.slice(i + PROMPT.length);
+        const split = splitAtPrompt(this.out);
+        if (split) {
+          const text = split.before;
+          this.out = split.after;
           clearTimeout(timer);
           this.onOutput = null;
           resolve(text);

@@ -142,16 +142,29 @@ describe('80 operations: Prometheus metrics scraped by a real Prometheus', funct
   it("the rate of a port's rx packets agrees with what the testpmd guest sent", async () => {
     await guest.startForwarding('txonly');
     await new Promise((r) => setTimeout(r, 2000)); // steady before the window
-    const t0 = Date.now() / 1000;
-    const c0 = (await guest.counters())[0].txPackets;
-    await new Promise((r) => setTimeout(r, 8000));
-    const c1 = (await guest.counters())[0].txPackets;
-    const t1 = Date.now() / 1000;
+    // The guest's counter read every half second, so its rate can be taken over exactly the
+    // window Prometheus's rate() covers: on a loaded machine the send rate moves, and two
+    // different windows disagree by more than any counting error would.
+    const polls: { t: number; tx: number }[] = [];
+    const until = Date.now() + 9000;
+    while (Date.now() < until) {
+      const tx = (await guest.counters())[0].txPackets;
+      polls.push({ t: Date.now() / 1000, tx });
+      await new Promise((r) => setTimeout(r, 500));
+    }
     await guest.stopForwarding();
-    const sent = (c1 - c0) / (t1 - t0);
+    const at = (t: number) => {
+      const j = polls.findIndex((p) => p.t >= t);
+      assert.ok(j > 0, `no guest reading either side of ${t}`);
+      const [a, b] = [polls[j - 1], polls[j]];
+      return a.tx + ((b.tx - a.tx) * (t - a.t)) / (b.t - a.t);
+    };
+    const WINDOW = 6;
+    const tEnd = polls[polls.length - 1].t - 0.5;
+    const sent = (at(tEnd) - at(tEnd - WINDOW)) / WINDOW;
     assert.ok(sent > 10000, `the guest sent at ${sent} packets/s`);
     await new Promise((r) => setTimeout(r, 2500)); // the scrapes of the window's end are in
-    const [rate] = await query('rate(vhostnet_interface_rx_packets_total{port="p0"}[6s])', t1 - 0.5);
+    const [rate] = await query(`rate(vhostnet_interface_rx_packets_total{port="p0"}[${WINDOW}s])`, tEnd);
     const seen = Number(rate.value[1]);
     assert.ok(Math.abs(seen - sent) / sent < 0.2, `Prometheus rate ${seen.toFixed(0)}/s vs the guest's ${sent.toFixed(0)}/s`);
   });

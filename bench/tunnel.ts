@@ -9,7 +9,7 @@
 // (>= 2 Mpps at 64 B, >= 1.3 x OVS). Then the uplink: guest A to the kernel's veth end in B
 // through a `dpdk` port (net_af_xdp) on A's end, agent then OVS (br-phy with the same port).
 // PMDs on CPU 1, guests on CPU 0. No assertions.
-//   bash scripts/with-node.sh node dist/bench/tunnel.js [--seconds 10]
+//   bash scripts/with-node.sh node dist/bench/tunnel.js [--seconds 10] [--underlay af_packet,af_xdp,uplink] [--switch agent,ovs]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -82,12 +82,41 @@ async function agentRound(driver: Driver, secs: number): Promise<void> {
       return u.driver === 'af_xdp' ? `af_xdp(${u.xdpMode ?? '?'})` : (u.driver ?? 'af_packet');
     };
     await measure('agent', driver, hosts[0].guest, hosts[1].guest, secs, underlay);
-    const vx = await agents[0].client.ports.get('vx');
-    console.log(`tunnel agent A counters (${driver}): ${JSON.stringify(vx.status?.stats)}`);
+    // Where the frames went, both sides: the switch's counters and the kernel's own.
+    for (let i = 0; i < 2; i++) {
+      const vx = await agents[i].client.get<VxlanPortState>('/ports/vx');
+      const g = await agents[i].client.ports.get('g');
+      console.log(
+        `tunnel agent ${'AB'[i]} (${driver}): vx ${JSON.stringify(vx.status?.stats)} underlay ${JSON.stringify(vx.status?.underlay.counters)}; g ${JSON.stringify(g.status?.stats)}`,
+      );
+      console.log(`tunnel kernel ${'AB'[i]} ${VETH[i]}: ${kernelCounters(i)}`);
+    }
   } finally {
     for (const h of hosts) await stopHost(h);
     removeHosts();
   }
+}
+
+/** The kernel's counters of namespace i's veth end: its drops, XDP's, and its AF_XDP sockets'. */
+function kernelCounters(i: number): string {
+  const st = (f: string) => sh('ip', 'netns', 'exec', NS[i], 'cat', `/sys/class/net/${VETH[i]}/statistics/${f}`).trim();
+  const parts = ['rx_packets', 'rx_dropped', 'tx_packets', 'tx_dropped'].map((f) => `${f}=${st(f)}`);
+  try {
+    const xdp = sh('ip', 'netns', 'exec', NS[i], 'ethtool', '-S', VETH[i])
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /xdp|drop|full/.test(l) && !/: 0$/.test(l));
+    parts.push(...xdp);
+  } catch {
+    /* no ethtool statistics */
+  }
+  try {
+    const xsk = sh('ip', 'netns', 'exec', NS[i], 'ss', '--xdp', '-e', '-n').trim().split('\n').slice(1).join(' | ').replace(/\s+/g, ' ');
+    if (xsk) parts.push(`xsk: ${xsk}`);
+  } catch {
+    /* ss without --xdp */
+  }
+  return parts.join(' ');
 }
 
 async function ovsRound(driver: Driver, secs: number): Promise<void> {
@@ -244,9 +273,14 @@ function summary(): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, underlay: { type: 'string' }, switch: { type: 'string' } } });
   const secs = Number(values.seconds ?? 10);
   if (!Number.isInteger(secs) || secs < 1 || secs > 600) throw new Error(`--seconds must be a whole number from 1 to 600, got ${values.seconds}`);
+  const parts = ['af_packet', 'af_xdp', 'uplink'];
+  const only = values.underlay ? values.underlay.split(',') : parts;
+  for (const u of only) if (!parts.includes(u)) throw new Error(`--underlay must be a comma-separated list of ${parts.join(', ')}, got ${u}`);
+  const sws = values.switch ? values.switch.split(',') : ['agent', 'ovs'];
+  for (const w of sws) if (w !== 'agent' && w !== 'ovs') throw new Error(`--switch must be agent, ovs or both, got ${w}`);
   console.log(
     `tunnel: load average ${os
       .loadavg()
@@ -254,11 +288,14 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   for (const driver of ['af_packet', 'af_xdp'] as Driver[]) {
-    await agentRound(driver, secs);
-    await ovsRound(driver, secs);
+    if (!only.includes(driver)) continue;
+    if (sws.includes('agent')) await agentRound(driver, secs);
+    if (sws.includes('ovs')) await ovsRound(driver, secs);
   }
-  await agentUplink(secs);
-  await ovsUplink(secs);
+  if (only.includes('uplink')) {
+    if (sws.includes('agent')) await agentUplink(secs);
+    if (sws.includes('ovs')) await ovsUplink(secs);
+  }
   summary();
 }
 

@@ -10,6 +10,7 @@
 // through a `dpdk` port (net_af_xdp) on A's end, agent then OVS (br-phy with the same port).
 // PMDs on CPU 1, guests on CPU 0. No assertions.
 //   bash scripts/with-node.sh node dist/bench/tunnel.js [--seconds 10] [--underlay af_packet,af_xdp,uplink] [--switch agent,ovs]
+//     [--agent-settings '{"pmdMaxSleepUs":0}'] (a PUT /settings body for both agents)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -57,12 +58,15 @@ async function measure(sw: 'agent' | 'ovs', driver: Driver, ga: TestpmdGuest, gb
   }
 }
 
+let agentSettings: Record<string, unknown> = {};
+
 async function agentRound(driver: Driver, secs: number): Promise<void> {
   const hosts: Host[] = [];
   try {
     makeHosts();
     for (let i = 0; i < 2; i++) hosts.push(await startHost(i, 'bench-tun', { guestMacs: GMAC, vni: VNI }));
     const agents = hosts.map((h) => h.agent);
+    if (Object.keys(agentSettings).length) for (const a of agents) await a.client.put('/settings', agentSettings);
     for (const a of agents) await waitFor('ports up', async () => (await a.client.ports.list()).every((p) => p.status?.link === 'up'), 30000);
     if (driver === 'af_xdp') {
       // Both ends on AF_XDP: their kernels see no ARP while it holds the veth, so the MACs are given.
@@ -273,7 +277,10 @@ function summary(): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, underlay: { type: 'string' }, switch: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { seconds: { type: 'string' }, underlay: { type: 'string' }, switch: { type: 'string' }, 'agent-settings': { type: 'string' } },
+  });
+  if (values['agent-settings']) agentSettings = JSON.parse(values['agent-settings']) as Record<string, unknown>;
   const secs = Number(values.seconds ?? 10);
   if (!Number.isInteger(secs) || secs < 1 || secs > 600) throw new Error(`--seconds must be a whole number from 1 to 600, got ${values.seconds}`);
   const parts = ['af_packet', 'af_xdp', 'uplink'];

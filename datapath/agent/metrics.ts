@@ -192,7 +192,8 @@ const DROP_LABEL: Record<string, string> = {
 };
 const DROP_HELP =
   'Packets dropped, by reason (tx_ring_full: the destination had no room or no ready vring; mtu_exceeded; offload_unsupported; ' +
-  'underlay_send_failure; mac_limit; malformed: on ingress; device_rx_missed, device_rx_nombuf: an uplink or tunnel underlay device dropped it before a PMD saw it).';
+  'underlay_send_failure; mac_limit; malformed: on ingress; device_rx_missed, device_rx_nombuf: an uplink or tunnel underlay device dropped it before a PMD saw it; ' +
+  'kernel_rx_dropped, kernel_tx_dropped: the kernel interface under an af_xdp or af_packet device dropped it).';
 
 function addCounters(set: FamilySet, prefix: string, labels: Labels, row: CounterRow): void {
   for (const [key, suffix, help] of COUNTERS)
@@ -255,8 +256,10 @@ export async function collect(src: MetricsSources): Promise<string> {
       for (const [reason, n] of [
         ['device_rx_missed', dev.rxMissed],
         ['device_rx_nombuf', dev.rxNoMbuf],
+        ['kernel_rx_dropped', dev.kernelRxDropped],
+        ['kernel_tx_dropped', dev.kernelTxDropped],
       ] as const)
-        set.add('vhostnet_interface_dropped_total', 'counter', DROP_HELP, { ...labels, reason }, n);
+        if (n !== undefined) set.add('vhostnet_interface_dropped_total', 'counter', DROP_HELP, { ...labels, reason }, n);
     st.queues.forEach((q, i) => addCounters(set, 'vhostnet_interface_queue', { ...labels, queue: i }, q));
     if (st.features)
       set.add(

@@ -38,6 +38,14 @@ export interface DeviceCounters {
   /** Dropped for want of an mbuf. */
   rxNoMbuf: number;
   txErrors: number;
+  /**
+   * Over a kernel interface (af_xdp, af_packet): frames the kernel dropped on it itself. Under
+   * AF_XDP these are frames XDP could not put on the socket's full ring (the PMD fell behind),
+   * which DPDK 22.11 does not count as rxMissed. Absent for a PCI NIC.
+   */
+  kernelRxDropped?: number;
+  /** Over a kernel interface: frames the kernel could not send on it (a veth's peer was full). */
+  kernelTxDropped?: number;
 }
 
 /** A port's counters before the datapath has any (not applied yet). */

@@ -27,7 +27,12 @@ describe('80 agent metrics: text exposition', () => {
       sources({
         ports: () => [
           { name: 'up0', bridge: 'br0', type: 'dpdk', status: { link: 'up', stats, queues: [], device: { counters } } },
-          { name: 'vx0', bridge: 'br0', type: 'vxlan', status: { link: 'up', stats, queues: [], underlay: { counters: { ...counters, rxMissed: 9 } } } },
+          {
+            name: 'vx0',
+            bridge: 'br0',
+            type: 'vxlan',
+            status: { link: 'up', stats, queues: [], underlay: { counters: { ...counters, rxMissed: 9, kernelRxDropped: 11, kernelTxDropped: 0 } } },
+          },
         ],
       }),
     );
@@ -36,6 +41,10 @@ describe('80 agent metrics: text exposition', () => {
     assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="up0",type="dpdk",reason="device_rx_missed"\} 7\n/);
     assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="up0",type="dpdk",reason="device_rx_nombuf"\} 1\n/);
     assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="vx0",type="vxlan",reason="device_rx_missed"\} 9\n/);
+    // over a kernel interface, the kernel's own drops; a PCI NIC (up0 here) has none to show
+    assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="vx0",type="vxlan",reason="kernel_rx_dropped"\} 11\n/);
+    assert.match(text, /vhostnet_interface_dropped_total\{bridge="br0",port="vx0",type="vxlan",reason="kernel_tx_dropped"\} 0\n/);
+    assert.doesNotMatch(text, /port="up0",type="dpdk",reason="kernel_/);
   });
 
   it('latency buckets are cumulative and end with +Inf = _count', async () => {

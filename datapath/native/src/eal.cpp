@@ -26,11 +26,13 @@ static std::string cpuList(const std::vector<int>& cpus) {
 
 // Pool size: mbufs are only held for one burst (vhost copies on enqueue, we free at once), so
 // what matters is the per-lcore caches plus bursts in flight; 1024 ports with many queues do
-// not hold more. Scaled to the memory given, capped so -m stays the limit.
+// not hold more. Ethdevs hold more: an AF_XDP queue's umem is this pool, with 2048 mbufs on its
+// fill ring and up to a tx ring of 2048 waiting for completion. Scaled to the memory given,
+// capped so -m stays the limit.
 static unsigned poolSize(uint32_t memoryMb, int pmds) {
   const unsigned perMbuf = RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf) + 64;
   unsigned fit = (unsigned)((uint64_t)memoryMb * 1024 * 1024 / 2 / perMbuf);  // half of -m
-  unsigned want = (unsigned)(pmds + 1) * (512 * 2 + 1024 * kBurst / 8) + 8192;
+  unsigned want = (unsigned)(pmds + 1) * (2048 * 3 + 1024 * kBurst / 8) + 8192;
   unsigned n = want < fit ? want : fit;
   unsigned p = 1;
   while (p * 2 - 1 <= n) p *= 2;  // 2^k - 1 fills the backing ring exactly

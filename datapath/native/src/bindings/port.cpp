@@ -120,6 +120,10 @@ Napi::Value PortInfo(const Napi::CallbackInfo& info) {
     d.Set("rxErrors", (double)v.devRxErrors);
     d.Set("rxNoMbuf", (double)v.devRxNoMbuf);
     d.Set("txErrors", (double)v.devTxErrors);
+    if (v.hasKernel) {
+      d.Set("kernelRxDropped", (double)v.kernelRxDropped);
+      d.Set("kernelTxDropped", (double)v.kernelTxDropped);
+    }
     o.Set("device", d);
   }
   o.Set("stats", statsObject(env, v.total));

@@ -125,9 +125,11 @@ void ethdevOpen(Port& base) {
   else if (!iface.empty() && ifaceMtu(iface)) p.mtu = ifaceMtu(iface);
   else if (rte_eth_dev_get_mtu(pid, &devMtu) == 0 && devMtu) p.mtu = devMtu;
   const int sock = rte_eth_dev_socket_id(pid);
+  const uint16_t nrx = di.rx_desc_lim.nb_max && di.rx_desc_lim.nb_max < kEthRing ? di.rx_desc_lim.nb_max : kEthRing;
+  const uint16_t ntx = di.tx_desc_lim.nb_max && di.tx_desc_lim.nb_max < kEthRing ? di.tx_desc_lim.nb_max : kEthRing;
   for (uint16_t q = 0; q < queues; q++) {
-    if ((r = rte_eth_rx_queue_setup(pid, q, 1024, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) fail("rx queue setup", r);
-    if ((r = rte_eth_tx_queue_setup(pid, q, 1024, sock < 0 ? 0 : sock, nullptr)) != 0) fail("tx queue setup", r);
+    if ((r = rte_eth_rx_queue_setup(pid, q, nrx, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) fail("rx queue setup", r);
+    if ((r = rte_eth_tx_queue_setup(pid, q, ntx, sock < 0 ? 0 : sock, nullptr)) != 0) fail("tx queue setup", r);
   }
   // A switch port sees every frame on the wire, not only those to the NIC's own MAC.
   rte_eth_promiscuous_enable(pid);
@@ -155,7 +157,7 @@ void ethdevInfo(const Port& base, PortInfoView& v) {
   v.connected = up;
   v.socketReady = p.started;
   v.queuePairs = p.t.queues;
-  if (p.started && !p.dying) deviceStats(p.t.ethPort, v);
+  if (p.started && !p.dying) deviceStats(p.t.ethPort, p.pci ? "" : devarg(p.spec.devargs, "iface"), v);
 }
 
 void ethdevPublish(Port& base, Publisher& pub) {

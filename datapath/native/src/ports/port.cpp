@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <ifaddrs.h>
+#include <linux/if_link.h>
+#include <sys/socket.h>
 #include <rte_ethdev.h>
 #include "../datapath.h"
 #include "../errors.h"
@@ -100,7 +103,7 @@ void setPortMtu(int id, uint32_t mtu) {
   g.republish();
 }
 
-void deviceStats(uint16_t ethPort, PortInfoView& v) {
+void deviceStats(uint16_t ethPort, const std::string& iface, PortInfoView& v) {
   rte_eth_stats s{};
   if (rte_eth_stats_get(ethPort, &s) != 0) return;
   v.hasDevice = true;
@@ -108,6 +111,19 @@ void deviceStats(uint16_t ethPort, PortInfoView& v) {
   v.devRxErrors = s.ierrors;
   v.devRxNoMbuf = s.rx_nombuf;
   v.devTxErrors = s.oerrors;
+  // DPDK 22.11's af_xdp counts only a socket's rx_dropped as imissed, not its full rx ring: those
+  // frames are the kernel's rx_dropped on the interface (getifaddrs: netlink, this namespace's).
+  ifaddrs* all = nullptr;
+  if (iface.empty() || getifaddrs(&all) != 0) return;
+  for (const ifaddrs* a = all; a != nullptr; a = a->ifa_next)
+    if (a->ifa_addr && a->ifa_addr->sa_family == AF_PACKET && a->ifa_data && iface == a->ifa_name) {
+      const auto* k = static_cast<const rtnl_link_stats*>(a->ifa_data);
+      v.hasKernel = true;
+      v.kernelRxDropped = k->rx_dropped;
+      v.kernelTxDropped = k->tx_dropped;
+      break;
+    }
+  freeifaddrs(all);
 }
 
 PortInfoView portInfo(int id) {

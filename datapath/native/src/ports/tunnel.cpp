@@ -74,8 +74,8 @@ static std::string openUnderlay(Tunnel& t, const std::string& name, const std::s
   if ((r = rte_eth_dev_configure(pid, queues, queues, &conf)) != 0) return fail("rte_eth_dev_configure", r);
   const int sock = rte_eth_dev_socket_id(pid);
   for (uint16_t q = 0; q < queues; q++) {
-    if ((r = rte_eth_rx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) return fail("rx queue setup", r);
-    if ((r = rte_eth_tx_queue_setup(pid, q, 512, sock < 0 ? 0 : sock, nullptr)) != 0) return fail("tx queue setup", r);
+    if ((r = rte_eth_rx_queue_setup(pid, q, kEthRing, sock < 0 ? 0 : sock, nullptr, g.pool)) != 0) return fail("rx queue setup", r);
+    if ((r = rte_eth_tx_queue_setup(pid, q, kEthRing, sock < 0 ? 0 : sock, nullptr)) != 0) return fail("tx queue setup", r);
   }
   if ((r = rte_eth_dev_start(pid)) != 0) return fail("rte_eth_dev_start", r);
   t.ethPort = pid;
@@ -172,7 +172,7 @@ void tunnelInfo(const Port& base, PortInfoView& v) {
   v.underlayMtu = p.t.underlayMtu;
   v.underlayDriver = p.t.driver;
   v.underlayFallback = p.t.fallback;
-  if (p.started && !p.dying) deviceStats(p.t.ethPort, v);  // the underlay's: shared by its tunnels
+  if (p.started && !p.dying) deviceStats(p.t.ethPort, p.t.iface, v);  // the underlay's: shared by its tunnels
 }
 
 // PMD i sends on the ethdev's tx queue i (af_packet queues are not thread-safe); the rx queues

@@ -9,7 +9,7 @@
 // (>= 2 Mpps at 64 B, >= 1.3 x OVS). Then the uplink: guest A to the kernel's veth end in B
 // through a `dpdk` port (net_af_xdp) on A's end, agent then OVS (br-phy with the same port).
 // PMDs on CPU 1, guests on CPU 0. No assertions.
-//   bash scripts/with-node.sh node dist/bench/tunnel.js [--seconds 10] [--underlay af_packet,af_xdp,uplink] [--switch agent,ovs]
+//   bash scripts/with-node.sh node dist/bench/tunnel.js [--seconds 10] [--underlay af_packet,af_xdp,uplink] [--switch agent,ovs|none]
 //     [--agent-settings '{"pmdMaxSleepUs":0}'] (a PUT /settings body for both agents)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -160,6 +160,58 @@ async function ovsRound(driver: Driver, secs: number): Promise<void> {
   }
 }
 
+/**
+ * The underlay's own ceiling: testpmd with DPDK's af_xdp PMD on each veth end (forwarding lcores
+ * on CPU 1, where the switches' PMDs run), A txonly to B, B rxonly: no guest, no switch, no
+ * encapsulation, frames of the tunnel's outer size (a 64 B guest frame is 114 B with VXLAN).
+ * What the kernel's veth and AF_XDP carry on this machine between two DPDK processes sharing a CPU.
+ */
+async function ceilingRound(secs: number): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vhostnet-ceiling-'));
+  const pmds: TestpmdGuest[] = [];
+  try {
+    makeHosts();
+    for (let i = 0; i < 2; i++)
+      pmds.push(
+        await TestpmdGuest.start({
+          name: `ceiling-${'ab'[i]}-${process.pid}`,
+          logDir: dir,
+          netns: NS[i],
+          cpus: '0@0,1@1',
+          ports: [{ path: '', server: false, mac: GMAC[i], afXdpIface: VETH[i] }],
+        }),
+      );
+    const [ta, tb] = pmds;
+    const peerMac = sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/address`).trim();
+    for (const [wire, frame] of [
+      [64, 64 + 50],
+      [1518, 1514 + 50],
+    ]) {
+      await tb.clearCounters();
+      await ta.cmd(`set eth-peer 0 ${peerMac}`);
+      await ta.cmd(`set txpkts ${frame}`);
+      await ta.startForwarding('txonly');
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, secs * 1000));
+      const rx = (await tb.counters())[0].rxPackets;
+      const dt = (Date.now() - t0) / 1000;
+      await ta.stopForwarding();
+      const fig = { mpps: rx / dt / 1e6, gbps: (rx * (frame + 4) * 8) / dt / 1e9, underlay: 'af_xdp' };
+      results.set(`ceiling af_xdp ${wire}`, fig);
+      console.log(
+        `underlay ceiling af_xdp ${wire} Mpps=${fig.mpps.toFixed(3)} (testpmd -> testpmd over the veth, ${frame}-byte frames: a ${wire} B guest frame with VXLAN; no switch)`,
+      );
+      await ta.clearCounters();
+    }
+  } catch (e) {
+    console.log(`underlay ceiling af_xdp: FAILED: ${(e as Error).message}`);
+  } finally {
+    for (const p of pmds) await p.stop().catch(() => undefined);
+    removeHosts();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Uplink: guest A floods the kernel's veth end in namespace B through a `dpdk` port on A's veth end; B's rx_packets counted. */
 async function measureUplink(sw: 'agent' | 'ovs', ga: TestpmdGuest, secs: number, mode: string): Promise<void> {
   const peerMac = sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/address`).trim();
@@ -262,6 +314,7 @@ function summary(): void {
         continue;
       }
       const ratio = a.mpps / o.mpps;
+      const ceiling = driver === 'af_xdp' ? results.get(`ceiling af_xdp ${size}`) : undefined;
       // the issue's targets are the tunnel's; the uplink is printed beside OVS without one
       const targets =
         driver === 'uplink'
@@ -270,7 +323,9 @@ function summary(): void {
             ? `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}; 2 Mpps target: ${a.mpps >= 2 ? 'met' : 'not met'}`
             : `ratio target >= 1.3: ${ratio >= 1.3 ? 'met' : 'not met'}`;
       console.log(
-        `${driver === 'uplink' ? 'uplink ratio' : `tunnel ratio ${driver}`} ${size} agent/ovs=${ratio.toFixed(2)} (agent ${a.mpps.toFixed(3)} Mpps ${a.gbps.toFixed(2)} Gbit/s on ${a.underlay}, ovs ${o.mpps.toFixed(3)} Mpps ${o.gbps.toFixed(2)} Gbit/s on ${o.underlay}; ${targets})`,
+        `${driver === 'uplink' ? 'uplink ratio' : `tunnel ratio ${driver}`} ${size} agent/ovs=${ratio.toFixed(2)} (agent ${a.mpps.toFixed(3)} Mpps ${a.gbps.toFixed(2)} Gbit/s on ${a.underlay}, ovs ${o.mpps.toFixed(3)} Mpps ${o.gbps.toFixed(2)} Gbit/s on ${o.underlay}; ${targets}${
+          ceiling ? `; the underlay alone carries ${ceiling.mpps.toFixed(3)} Mpps, the agent ${((100 * a.mpps) / ceiling.mpps).toFixed(0)} % of it` : ''
+        })`,
       );
     }
   }
@@ -287,7 +342,8 @@ async function main(): Promise<void> {
   const only = values.underlay ? values.underlay.split(',') : parts;
   for (const u of only) if (!parts.includes(u)) throw new Error(`--underlay must be a comma-separated list of ${parts.join(', ')}, got ${u}`);
   const sws = values.switch ? values.switch.split(',') : ['agent', 'ovs'];
-  for (const w of sws) if (w !== 'agent' && w !== 'ovs') throw new Error(`--switch must be agent, ovs or both, got ${w}`);
+  // none: only the underlay's ceiling (with af_xdp)
+  for (const w of sws) if (!['agent', 'ovs', 'none'].includes(w)) throw new Error(`--switch must be agent, ovs, both or none, got ${w}`);
   console.log(
     `tunnel: load average ${os
       .loadavg()
@@ -298,6 +354,7 @@ async function main(): Promise<void> {
     if (!only.includes(driver)) continue;
     if (sws.includes('agent')) await agentRound(driver, secs);
     if (sws.includes('ovs')) await ovsRound(driver, secs);
+    if (driver === 'af_xdp') await ceilingRound(secs);
   }
   if (only.includes('uplink')) {
     if (sws.includes('agent')) await agentUplink(secs);

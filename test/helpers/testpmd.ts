@@ -23,6 +23,12 @@ export interface GuestPort {
   mac: string;
   /** Queue pairs, default 1. All ports of one guest must use the same count (testpmd's --rxq/--txq are global). */
   queues?: number;
+  /**
+   * Instead of a vhost-user socket, DPDK's af_xdp PMD on this kernel interface (of `netns`):
+   * testpmd as a DPDK application on the host's network, for the underlay's own ceiling in
+   * bench:tunnel. path and server are then not used.
+   */
+  afXdpIface?: string;
 }
 
 export interface PortCounters {
@@ -43,6 +49,8 @@ export interface TestpmdGuestOptions {
   /** EAL -m in MiB, default 256. */
   memMb?: number;
   logDir: string;
+  /** Network namespace to run testpmd in (for afXdpIface ports). */
+  netns?: string;
 }
 
 export type ForwardMode = 'rxonly' | 'io' | 'mac' | 'txonly';
@@ -94,6 +102,8 @@ function validateStart(opts: TestpmdGuestOptions): number {
   if (!Array.isArray(opts.ports) || opts.ports.length === 0) fail(w, 'ports', 'must be a non-empty array', opts.ports);
   if (opts.ports.length > 8) fail(w, 'ports', 'must have at most 8 entries', opts.ports.length);
   if (opts.cpus !== undefined && !/^[0-9@,()-]+$/.test(opts.cpus)) fail(w, 'cpus', 'must be an EAL --lcores list like 0@0,1@0', opts.cpus);
+  if (opts.netns !== undefined && (typeof opts.netns !== 'string' || !NAME_RE.test(opts.netns)))
+    fail(w, 'netns', 'must be a network namespace name matching [A-Za-z0-9_-]{1,32}', opts.netns);
   if (opts.memMb !== undefined && (!Number.isInteger(opts.memMb) || opts.memMb < 64 || opts.memMb > 4096))
     fail(w, 'memMb', 'must be an integer from 64 to 4096', opts.memMb);
   const queues = opts.ports[0]?.queues ?? 1;
@@ -101,6 +111,11 @@ function validateStart(opts: TestpmdGuestOptions): number {
     fail(w, 'ports', 'must have at most 16 queues in total (ports x queues) to fit the mbuf pool in memMb', opts.ports.length * queues);
   opts.ports.forEach((p, i) => {
     const f = `ports[${i}]`;
+    if (p.afXdpIface !== undefined) {
+      if (typeof p.afXdpIface !== 'string' || !/^[A-Za-z0-9_.-]{1,15}$/.test(p.afXdpIface))
+        fail(w, `${f}.afXdpIface`, 'must be an interface name of 1..15 letters, digits, _ . -', p.afXdpIface);
+      return;
+    }
     // sun_path holds 108 bytes including the NUL.
     if (typeof p.path !== 'string' || p.path === '' || Buffer.byteLength(p.path) > 107 || p.path.includes(','))
       fail(w, `${f}.path`, 'must be a non-empty socket path of at most 107 bytes without commas', p.path);
@@ -135,8 +150,9 @@ export function parseXstats(out: string, nbPorts: number, queues: number): PortC
     const rxq: number[] = [];
     const txq: number[] = [];
     for (let q = 0; q < queues; q++) {
-      rxq.push(get(`rx_q${q}_good_packets`));
-      txq.push(get(`tx_q${q}_good_packets`));
+      // virtio names them rx_q0_good_packets; the generic ethdev names (af_xdp) are rx_q0_packets
+      rxq.push(v.has(`rx_q${q}_good_packets`) ? get(`rx_q${q}_good_packets`) : get(`rx_q${q}_packets`));
+      txq.push(v.has(`tx_q${q}_good_packets`) ? get(`tx_q${q}_good_packets`) : get(`tx_q${q}_packets`));
     }
     result.push({
       rxPackets: get('rx_good_packets'),
@@ -180,7 +196,9 @@ export class TestpmdGuest {
     const log = fs.createWriteStream(logFile);
     const vdevs = opts.ports.flatMap((p, i) => [
       '--vdev',
-      `net_virtio_user${i},path=${p.path},mac=${p.mac},queues=${queues},queue_size=${QUEUE_SIZE}${p.server ? ',server=1' : ''}`,
+      p.afXdpIface
+        ? `net_af_xdp${i},iface=${p.afXdpIface},queue_count=${queues}`
+        : `net_virtio_user${i},path=${p.path},mac=${p.mac},queues=${queues},queue_size=${QUEUE_SIZE}${p.server ? ',server=1' : ''}`,
     ]);
     // Enough mbufs to fill every rx ring (QUEUE_SIZE each) twice over, plus tx bursts.
     const mbufs = opts.ports.length * queues * QUEUE_SIZE * 2 + 8192;
@@ -210,7 +228,8 @@ export class TestpmdGuest {
     // stderr joins stdout in one pipe so error messages (e.g. "Bad arguments")
     // stay in order with the prompt and are part of cmd()'s output. SIGPIPE ignored, as QEMU
     // does: virtio_user writing to a switch that just died must get EPIPE and reconnect, not die.
-    const proc = spawn('sh', ['-c', 'trap "" PIPE; exec "$0" "$@" 2>&1', ...args], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const inNs = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...args] : args;
+    const proc = spawn('sh', ['-c', 'trap "" PIPE; exec "$0" "$@" 2>&1', ...inNs], { stdio: ['pipe', 'pipe', 'ignore'] });
     if (proc.pid === undefined) throw new Error('TestpmdGuest.start: could not spawn stdbuf dpdk-testpmd');
     const guest = new TestpmdGuest(proc, opts.ports, queues, logFile);
     proc.stdout!.on('data', (d: Buffer) => {

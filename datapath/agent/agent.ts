@@ -254,8 +254,13 @@ async function serve(
     macLimit: (p) => control.ports.current(p.name)?.spec.macLimit ?? dp.fdbSettings(p.bridge)?.macLimitPerPort,
   });
   watcher.start();
-  // Client ports waiting for a socket they may connect to (socket-policy.ts) are looked at twice a second.
-  const gate = setInterval(() => control.ports.admitWaiting((m) => process.stderr.write(`vhostnet-agent: ${m}\n`)), 500);
+  // Client ports waiting for a socket they may connect to (socket-policy.ts) are looked at twice a
+  // second; stored ports the datapath refused at start are tried again every RETRY_MS.
+  const gate = setInterval(() => {
+    const log = (m: string) => process.stderr.write(`vhostnet-agent: ${m}\n`);
+    control.ports.admitWaiting(log);
+    control.ports.retryRefused(log);
+  }, 500);
   gate.unref();
   const apiMetrics = new ApiMetrics();
   const server = createServer(routes({ control, dp, guests, hugepages, info, events }), { ...cfg, listen: listenOn, apiMetrics });

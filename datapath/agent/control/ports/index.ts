@@ -22,6 +22,9 @@ import { VhostUserPort } from './vhost-user';
 import { VxlanPort } from './vxlan';
 import { inInsecureDir } from '../../socket-policy';
 
+/** How often stored ports the datapath refused are tried again. */
+export const RETRY_MS = 5000;
+
 export { Port, type ControlOptions, type PortContext } from './port';
 export { ownSocket, serverSocketPath } from './vhost-user';
 
@@ -150,6 +153,30 @@ export class Ports implements ObjectClass<PortSpec, StoredPort, PortState> {
       if (p.spec.type !== 'dpdkvhostuserclient') continue;
       const recheck = insecure && inInsecureDir(policy!, p.spec.vhostServerPath) && this.ctx.dp.portInfo(p.name)?.connected === false;
       if (this.ctx.waiting.has(p.name) || recheck) this.reapply(p.name, p.spec, log);
+    }
+  }
+
+  private lastRetry = 0;
+
+  /**
+   * Stored ports the datapath refused at start (a tunnel whose next hop the kernel had not
+   * resolved yet, an uplink whose interface was missing) are tried again every RETRY_MS: the host
+   * may have fixed the cause since. Logged when one is restored or its reason changes.
+   */
+  retryRefused(log: (msg: string) => void, now = Date.now()): void {
+    if (!this.ctx.applyErrors.size || now - this.lastRetry < RETRY_MS) return;
+    this.lastRetry = now;
+    for (const p of this.stored()) {
+      const before = this.ctx.applyErrors.get(p.name);
+      if (before === undefined) continue;
+      try {
+        this.of(p.name, p.spec).apply();
+        log(`port ${p.name} restored on retry (it had failed: ${before})`);
+      } catch (e) {
+        const why = (e as Error).message;
+        this.ctx.applyErrors.set(p.name, why);
+        if (why !== before) log(`port ${p.name} still not restored: ${why}`);
+      }
     }
   }
 

@@ -5,7 +5,7 @@ import { objectsOf, pick, type KindOps } from './kind-ops';
 export const vxlanPortOps: KindOps = {
   schema: VxlanPortSpec,
   objects: (c) => objectsOf(c.ports),
-  spec: (p) => ({ ...pick(p, ['name', 'bridge', 'underlay', 'vni', 'udpPort', 'macLimit']), type: 'vxlan' }),
+  spec: (p) => ({ ...pick(p, ['name', 'bridge', 'underlay', 'vni', 'udpPort', 'macLimit', 'splitHorizon']), type: 'vxlan' }),
   replaceOn: PORT_REPLACE_FIELDS.vxlan.filter((f) => f !== 'type'),
   outputs: (o) => {
     const st = o.status as { link?: string; reason?: string; underlay?: { localMac?: string; remoteMac?: string } } | undefined;

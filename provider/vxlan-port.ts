@@ -30,6 +30,12 @@ export interface VxlanPortArgs extends ConnectionArgs {
   udpPort?: pulumi.Input<number>;
   /** This port's own limit of learned MACs, 0..4096 (0: no limit); the bridge's macLimitPerPort when absent. In place. */
   macLimit?: pulumi.Input<number>;
+  /**
+   * Split horizon (default true): frames flooded in from this tunnel are not flooded out of the
+   * bridge's other split-horizon tunnels (a full mesh; false for a hub relaying between its
+   * tunnels). In place.
+   */
+  splitHorizon?: pulumi.Input<boolean>;
 }
 
 /** A vxlan port (OVS interface type vxlan): the bridge reaches another host's bridge through it. */
@@ -54,6 +60,7 @@ export class VxlanPort extends pulumi.dynamic.Resource {
       vni: args.vni,
       udpPort: args.udpPort,
       macLimit: args.macLimit,
+      splitHorizon: args.splitHorizon,
       link: undefined,
       linkReason: undefined,
       localMac: undefined,

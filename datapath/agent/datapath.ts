@@ -22,6 +22,7 @@ export interface AppliedTunnel {
   vni: number;
   udpPort: number;
   driver: 'af_xdp' | 'af_packet';
+  splitHorizon: boolean;
 }
 
 export interface AppliedVxlan {

@@ -54,6 +54,14 @@ export const VxlanPortSpec = z
       .max(65535, { error: 'must be at most 65535' })
       .default(VXLAN_DEFAULT_UDP_PORT),
     macLimit: PortMacLimit,
+    /**
+     * Split horizon, default true: a frame flooded in from this tunnel (broadcast, multicast,
+     * unknown unicast) is not flooded out of the bridge's other split-horizon tunnels, as in a
+     * full mesh where every host floods to every other itself; without it three hosts loop a
+     * broadcast forever. false for a hub that must relay between its tunnels (a star). Unicast to a
+     * learned MAC is not limited. In place (the tunnel is re-opened).
+     */
+    splitHorizon: z.boolean({ error: 'must be true or false' }).optional(),
     ...owned,
   })
   .superRefine((p, ctx) => {

@@ -135,6 +135,8 @@ export interface NativeDatapath {
     udpPort: number;
     /** 'af_xdp': try AF_XDP on the underlay first (af_packet if the interface refuses it); af_packet otherwise. */
     driver?: 'af_xdp' | 'af_packet';
+    /** Floods from this tunnel skip the bridge's other split-horizon tunnels (default true). */
+    splitHorizon?: boolean;
   }): number;
   /**
    * An uplink port on the bridge: the DPDK ethdev devargs names (a PCI address, probed if the EAL

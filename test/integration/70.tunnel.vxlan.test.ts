@@ -200,6 +200,20 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
       await waitFor(`guest A to count ${N}`, async () => (await a.counters())[0].rxPackets >= N, 10000);
       after = await snap();
       assert.deepEqual(delta(after, before, 'rxPackets').slice(0, 2), [N, 0], "host A: B's N frames on vx, none on vx2");
+      // Split horizon (the default): what B flooded into vx is flooded to A's guest, not out of
+      // vx2, as in a full mesh where B floods to every other host itself.
+      assert.equal(delta(after, before, 'txPackets')[1], 0, "A flooded none of B's frames out of vx2");
+      // Off on A's vx (a hub relaying between its tunnels), they go out of vx2 as well.
+      await ca.put('/ports/vx', { ...onA(VNI, 'af_xdp'), splitHorizon: false });
+      await waitFor('vx up again', async () => (await get(ca, 'vx')).link === 'up');
+      before = await snap();
+      await a.clearCounters();
+      await b.send(0, '02:00:00:00:70:ef', N);
+      await b.settle();
+      await waitFor(`guest A to count ${N}`, async () => (await a.counters())[0].rxPackets >= N, 10000);
+      await waitFor(`vx2 to send ${N}`, async () => delta(await snap(), before, 'txPackets')[1] >= N, 10000);
+      after = await snap();
+      assert.equal(delta(after, before, 'txPackets')[1], N, "without split horizon A relays B's N frames out of vx2");
     } finally {
       await ca.delete('/ports/vx2').catch(() => undefined);
       await cb.delete('/ports/vx2').catch(() => undefined);
@@ -225,6 +239,7 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
       [{ ...base, vni: 0 }, 'vni'],
       [{ ...base, vni: 16777216 }, 'vni'],
       [{ ...base, udpPort: 70000 }, 'udpPort'],
+      [{ ...base, splitHorizon: 'yes' }, 'splitHorizon'],
       [{ ...base, underlay: { ...base.underlay, localIp: '300.1.1.1' } }, 'underlay.localIp'],
       [{ ...base, underlay: { ...base.underlay, remoteMac: '01:00:00:00:00:01' } }, 'underlay.remoteMac'],
       [{ ...base, underlay: { ...base.underlay, iface: 'a/b' } }, 'underlay.iface'],

@@ -78,12 +78,18 @@ void Datapath::republish() {
     for (int i = 0; i < n; i++) next[i]->tx[id].ctr = p->ctr.at(i, 0);  // drops while not ready
     p->ops->publish(*p, pub);
   }
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < n; i++) {
+    next[i]->openMembers.resize(kMaxBridges);
+    for (int b = 0; b < kMaxBridges; b++)
+      for (uint16_t m : next[i]->members[b])
+        if (!ports[m]->splitHorizon) next[i]->openMembers[b].push_back(m);
     for (auto& q : next[i]->rx) {  // after all push_backs: member vectors no longer move
-      auto& m = next[i]->members[ports[q.port]->bridge];
+      const Port& from = *ports[q.port];
+      auto& m = (from.splitHorizon ? next[i]->openMembers : next[i]->members)[from.bridge];
       q.members = m.data();
       q.nMembers = (uint16_t)m.size();
     }
+  }
   std::vector<PmdConf*> old(n);
   for (int i = 0; i < n; i++) old[i] = pmds[i]->conf.exchange(next[i], std::memory_order_acq_rel);
   wakePmds();  // one sleeping on kicks polls the new config's queues now (offline: not waited for)

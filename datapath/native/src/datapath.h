@@ -62,6 +62,8 @@ struct TxTarget {
 struct PmdConf {
   std::vector<RxQueue> rx;
   std::vector<std::vector<uint16_t>> members;  // per bridge id, storage behind RxQueue::members
+  // per bridge id, its members that are not split-horizon ports: the flood targets of a queue of one
+  std::vector<std::vector<uint16_t>> openMembers;
   TxTarget tx[kMaxPorts];
   std::vector<std::vector<uint16_t>> lanes;  // per port id, storage behind TxTarget::lanes
   // for pmdStats

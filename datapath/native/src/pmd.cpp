@@ -249,10 +249,18 @@ __attribute__((noinline)) void sendMixed(const PmdConf* c, const RxQueue& q, rte
     if (k == nt) targets[nt++] = dst[i];
   }
   rte_mbuf* sub[kBurst];
+  // a unicast target gets the burst's flooded frames too, if it is one of the queue's flood
+  // targets (a split-horizon ingress does not flood to another split-horizon port)
+  auto floodsTo = [&](int32_t port) {
+    for (uint16_t j = 0; j < q.nMembers; j++)
+      if (q.members[j] == port) return true;
+    return false;
+  };
   auto gather = [&](int32_t port) {
+    const bool fl = anyFlood && floodsTo(port);
     uint16_t k = 0;
     for (uint16_t i = 0; i < n; i++)
-      if (dst[i] == port || (dst[i] == kFlood)) sub[k++] = pkts[i];
+      if (dst[i] == port || (fl && dst[i] == kFlood)) sub[k++] = pkts[i];
     if (k) sendTo(c, port, sub, k, srcQp, summarize(sub, k));
   };
   for (int k = 0; k < nt; k++) gather(targets[k]);

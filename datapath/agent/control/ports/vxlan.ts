@@ -118,6 +118,7 @@ export class VxlanPort extends Port<Stored<VxlanPortSpec>> {
         vni: this.spec.vni,
         udpPort: this.spec.udpPort,
         driver: u.driver,
+        splitHorizon: this.spec.splitHorizon ?? true,
       },
     };
   }

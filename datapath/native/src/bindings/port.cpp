@@ -43,6 +43,7 @@ Napi::Value CreateTunnel(const Napi::CallbackInfo& info) {
   s.vni = (uint32_t)intIn(env, o.Get("vni"), "createTunnel: spec.vni", 1, 16777215);
   s.udpPort = (uint16_t)intIn(env, o.Get("udpPort"), "createTunnel: spec.udpPort", 1, 65535);
   s.afXdp = o.Get("driver").IsString() && o.Get("driver").As<Napi::String>().Utf8Value() == "af_xdp";
+  s.splitHorizon = o.Get("splitHorizon").IsUndefined() || boolField(env, o, "splitHorizon", "createTunnel: spec.splitHorizon");
   return Napi::Number::New(env, guarded(env, [&] { return createTunnel(s); }));
 }
 

@@ -52,6 +52,9 @@ struct Port {
   bool dying = false;              // destroyPort in progress: excluded from every PMD config
   uint16_t maxQueuePairsSeen = 0;  // stats are kept per queue pair across reconnects
   uint32_t mtu = 1500;             // setPortMtu; a tunnel's starts at its underlay's MTU - 50
+  // Frames flooded in from this port are not flooded out of another split-horizon port (the
+  // tunnels of a full mesh: each remote host floods to the others itself). Unicast is not limited.
+  bool splitHorizon = false;
   PortCounters ctr;
 };
 

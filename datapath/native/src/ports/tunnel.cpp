@@ -199,6 +199,7 @@ int createTunnel(const TunnelSpec& s) {
   p->ops = &kTunnelOps;
   p->key = key;
   p->spec = s;
+  p->splitHorizon = s.splitHorizon;
   Tunnel* t = &p->t;
   t->localIp = s.localIp;
   t->remoteIp = s.remoteIp;

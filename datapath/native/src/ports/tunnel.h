@@ -13,8 +13,9 @@ struct TunnelSpec {
   uint32_t localIp, remoteIp;  // network order
   uint8_t localMac[6], remoteMac[6];
   uint32_t vni;
-  uint16_t udpPort;  // host order
-  bool afXdp;        // try AF_XDP on the underlay first
+  uint16_t udpPort;          // host order
+  bool afXdp;                // try AF_XDP on the underlay first
+  bool splitHorizon = true;  // Port::splitHorizon
 };
 
 // The port's id. Throws RangeErr / runtime_error naming the field and the reason.

@@ -29,6 +29,8 @@ const USAGE = `usage: vhostctl [--endpoint E] [--token-file F] [--ca-cert F] [--
   del-br BRIDGE
   add-port BRIDGE PORT [--type dpdkvhostuserclient|dpdkvhostuser] [--vhost-server-path P] [--queues N] [--mac M]
   add-port BRIDGE PORT --type dpdk --devargs D [--mtu N]   an uplink: D is 0000:01:00.0 or net_af_xdp0,iface=eth1
+  add-port BRIDGE PORT --type vxlan --iface IF --local-ip A --remote-ip B --vni N [--udp-port P]
+           [--remote-mac M] [--local-mac M] [--underlay-driver af_packet|af_xdp] [--split-horizon true|false]
   (add-port also takes --mac-limit N: this port's own limit of learned MACs, else the bridge's)
   del-port PORT
   set SETTING=VALUE...              e.g. pmdMaxSleepUs=500 vhostIommuSupport=true pmdCpus=1
@@ -49,7 +51,7 @@ function showPort(p: PortState, indent: string): string[] {
     const u = t.status!.underlay;
     return [
       `${indent}Port ${t.name}`,
-      `${indent}    type: vxlan, vni ${t.vni}, udp ${t.udpPort}: ${t.underlay.localIp} -> ${t.underlay.remoteIp} over ${u.iface} (${u.operstate ?? 'missing'}${u.remoteMac ? `, next hop ${u.remoteMac}` : ''})`,
+      `${indent}    type: vxlan, vni ${t.vni}, udp ${t.udpPort}: ${t.underlay.localIp} -> ${t.underlay.remoteIp} over ${u.iface} (${u.operstate ?? 'missing'}${u.remoteMac ? `, next hop ${u.remoteMac}` : ''})${t.splitHorizon === false ? ', split horizon off' : ''}`,
       `${indent}    link: ${t.status!.link}${t.status!.reason ? ` (${t.status!.reason})` : ''}`,
       `${indent}    rx: ${n(t.status!.stats.rxPackets)} pkts ${n(t.status!.stats.rxBytes)} bytes  tx: ${n(t.status!.stats.txPackets)} pkts ${n(t.status!.stats.txBytes)} bytes  tx drops: ${n(t.status!.stats.txDrops)}`,
     ];
@@ -122,6 +124,15 @@ async function run(argv: string[]): Promise<number> {
       'mac-limit': { type: 'string' },
       devargs: { type: 'string' },
       mtu: { type: 'string' },
+      iface: { type: 'string' },
+      'local-ip': { type: 'string' },
+      'remote-ip': { type: 'string' },
+      'remote-mac': { type: 'string' },
+      'local-mac': { type: 'string' },
+      'underlay-driver': { type: 'string' },
+      vni: { type: 'string' },
+      'udp-port': { type: 'string' },
+      'split-horizon': { type: 'string' },
       since: { type: 'string' },
       follow: { type: 'boolean', short: 'f' },
       help: { type: 'boolean', short: 'h' },
@@ -272,6 +283,18 @@ async function run(argv: string[]): Promise<number> {
       if (v.devargs !== undefined) body.devargs = v.devargs;
       if (v.mtu !== undefined) body.mtu = int('mtu', v.mtu);
       if (v['mac-limit'] !== undefined) body.macLimit = int('mac-limit', v['mac-limit']);
+      if (body.type === 'vxlan') {
+        // ovs-vsctl's options:remote_ip, local_ip, key, dst_port, as the API's underlay and fields
+        const underlay: Record<string, unknown> = { iface: v.iface, localIp: v['local-ip'], remoteIp: v['remote-ip'] };
+        if (v['remote-mac'] !== undefined) underlay.remoteMac = v['remote-mac'];
+        if (v['local-mac'] !== undefined) underlay.localMac = v['local-mac'];
+        if (v['underlay-driver'] !== undefined) underlay.driver = v['underlay-driver'];
+        body.underlay = underlay;
+        if (v.vni !== undefined) body.vni = int('vni', v.vni);
+        if (v['udp-port'] !== undefined) body.udpPort = int('udp-port', v['udp-port']);
+        const sh = v['split-horizon'];
+        if (sh !== undefined) body.splitHorizon = sh === 'true' ? true : sh === 'false' ? false : sh;
+      }
       // Refused here, before anything reaches the agent.
       change(await client.ports.put(rest[1], parse(PortSpec, body, 'port'), dry));
       return 0;

@@ -45,6 +45,23 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
     const r = await hosts[0].agent!.vhostctl('show');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Port vx\n\s+type: vxlan, vni \d+, udp \d+: [\d.]+ -> [\d.]+ over \S+ \(up/);
+    // vhostctl makes one too, as ovs-vsctl add-port … type=vxlan options:remote_ip=… key=…
+    const agent = hosts[0].agent!;
+    const tun = ['--type', 'vxlan', '--iface', VETH[0], '--local-ip', IP[0], '--remote-ip', '169.254.200.9', '--remote-mac', '02:00:00:00:70:09'];
+    const bad = await agent.vhostctl('add-port', 'br0', 'vx9', ...tun, '--vni', 'x');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /vni/);
+    const made = await agent.vhostctl('add-port', 'br0', 'vx9', ...tun, '--vni', '9', '--split-horizon', 'false');
+    assert.equal(made.code, 0, made.stderr);
+    try {
+      const shown = await agent.vhostctl('show');
+      assert.match(
+        shown.stdout,
+        /Port vx9\n\s+type: vxlan, vni 9, udp 4789: 169\.254\.200\.1 -> 169\.254\.200\.9 over vhn-va \(up, next hop 02:00:00:00:70:09\), split horizon off/,
+      );
+    } finally {
+      assert.equal((await agent.vhostctl('del-port', 'vx9')).code, 0);
+    }
     await assert.rejects(
       hosts[0].agent!.client.put('/guests/g', { memoryMb: 256, boot: { kind: 'kernel', kernel: '/k', initrd: '/i' }, nics: [{ port: 'vx' }] }, '?dryRun=true'),
       (e: AgentError) => e.status === 400 && e.issues.some((i) => i.field === 'nics.0.port' && /vxlan/.test(i.rule)),

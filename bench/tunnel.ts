@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import type { VxlanPortState } from '../datapath/api';
 import type { DpdkPortState } from '../datapath/api';
 import { AgentProcess, waitFor } from '../test/helpers/agent-process';
-import { IP, NS, VETH, makeHosts, removeHosts, sh, startHost, stopHost, type Host } from '../test/helpers/netns-hosts';
+import { IP, NS, VETH, makeHosts, removeHosts, sh, startHost, stopHost, vethMac, type Host } from '../test/helpers/netns-hosts';
 import { TestpmdGuest } from '../test/helpers/testpmd';
 import { OvsTunnelHost } from './ovs-tunnel';
 
@@ -32,29 +32,39 @@ interface Figure {
 }
 const results = new Map<string, Figure>(); // `${switch} ${driver} ${size}`
 
+/**
+ * The sender floods dstMac with txonly frames of `frame` bytes for secs. Returns how much
+ * received() rose meanwhile, over how many seconds, and how many frames the sender sent; the
+ * sender's counters are cleared again.
+ */
+async function flood(sender: TestpmdGuest, dstMac: string, frame: number, secs: number, received: () => Promise<number>) {
+  await sender.cmd(`set eth-peer 0 ${dstMac}`);
+  await sender.cmd(`set txpkts ${frame}`);
+  const rx0 = await received();
+  await sender.startForwarding('txonly');
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, secs * 1000));
+  const rx = (await received()) - rx0;
+  const dt = (Date.now() - t0) / 1000;
+  await sender.stopForwarding();
+  const tx = (await sender.counters())[0].txPackets;
+  await sender.clearCounters();
+  return { rx, dt, tx, mpps: rx / dt / 1e6, gbps: (rx * (frame + 4) * 8) / dt / 1e9 };
+}
+
 /** Guest A floods guest B for secs at 64 B and 1514 B (+ FCS), one line each. */
 async function measure(sw: 'agent' | 'ovs', driver: Driver, ga: TestpmdGuest, gb: TestpmdGuest, secs: number, underlay: () => Promise<string>): Promise<void> {
   await gb.send(0, GMAC[0], 1); // A's bridge learns B's MAC behind its tunnel
   await gb.settle();
   const mode = await underlay();
   for (const size of [64, 1514]) {
-    await gb.clearCounters();
-    await ga.cmd(`set eth-peer 0 ${GMAC[1]}`);
-    await ga.cmd(`set txpkts ${size}`);
-    await ga.startForwarding('txonly');
-    const t0 = Date.now();
-    await new Promise((r) => setTimeout(r, secs * 1000));
-    const rx = (await gb.counters())[0].rxPackets;
-    const dt = (Date.now() - t0) / 1000;
-    await ga.stopForwarding();
-    const tx = (await ga.counters())[0].txPackets;
-    const fig = { mpps: rx / dt / 1e6, gbps: (rx * (size + 4) * 8) / dt / 1e9, underlay: mode };
+    const { rx, dt, tx, mpps, gbps } = await flood(ga, GMAC[1], size, secs, async () => (await gb.counters())[0].rxPackets);
+    const fig = { mpps, gbps, underlay: mode };
     const wire = size === 1514 ? 1518 : size;
     results.set(`${sw} ${driver} ${wire}`, fig);
     console.log(
       `tunnel ${sw} ${wire} Mpps=${fig.mpps.toFixed(3)} Gbit/s=${fig.gbps.toFixed(2)} underlay=${mode} (guest A sent ${tx}, guest B received ${rx} in ${dt.toFixed(1)} s)`,
     );
-    await ga.clearCounters();
   }
 }
 
@@ -182,26 +192,16 @@ async function ceilingRound(secs: number): Promise<void> {
         }),
       );
     const [ta, tb] = pmds;
-    const peerMac = sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/address`).trim();
     for (const [wire, frame] of [
       [64, 64 + 50],
       [1518, 1514 + 50],
     ]) {
-      await tb.clearCounters();
-      await ta.cmd(`set eth-peer 0 ${peerMac}`);
-      await ta.cmd(`set txpkts ${frame}`);
-      await ta.startForwarding('txonly');
-      const t0 = Date.now();
-      await new Promise((r) => setTimeout(r, secs * 1000));
-      const rx = (await tb.counters())[0].rxPackets;
-      const dt = (Date.now() - t0) / 1000;
-      await ta.stopForwarding();
-      const fig = { mpps: rx / dt / 1e6, gbps: (rx * (frame + 4) * 8) / dt / 1e9, underlay: 'af_xdp' };
+      const { mpps, gbps } = await flood(ta, vethMac(1), frame, secs, async () => (await tb.counters())[0].rxPackets);
+      const fig = { mpps, gbps, underlay: 'af_xdp' };
       results.set(`ceiling af_xdp ${wire}`, fig);
       console.log(
         `underlay ceiling af_xdp ${wire} Mpps=${fig.mpps.toFixed(3)} (testpmd -> testpmd over the veth, ${frame}-byte frames: a ${wire} B guest frame with VXLAN; no switch)`,
       );
-      await ta.clearCounters();
     }
   } catch (e) {
     console.log(`underlay ceiling af_xdp: FAILED: ${(e as Error).message}`);
@@ -214,26 +214,15 @@ async function ceilingRound(secs: number): Promise<void> {
 
 /** Uplink: guest A floods the kernel's veth end in namespace B through a `dpdk` port on A's veth end; B's rx_packets counted. */
 async function measureUplink(sw: 'agent' | 'ovs', ga: TestpmdGuest, secs: number, mode: string): Promise<void> {
-  const peerMac = sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/address`).trim();
-  const rxB = () => Number(sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/statistics/rx_packets`));
+  const rxB = async () => Number(sh('ip', 'netns', 'exec', NS[1], 'cat', `/sys/class/net/${VETH[1]}/statistics/rx_packets`));
   for (const size of [64, 1514]) {
-    await ga.cmd(`set eth-peer 0 ${peerMac}`);
-    await ga.cmd(`set txpkts ${size}`);
-    const rx0 = rxB();
-    await ga.startForwarding('txonly');
-    const t0 = Date.now();
-    await new Promise((r) => setTimeout(r, secs * 1000));
-    const rx = rxB() - rx0;
-    const dt = (Date.now() - t0) / 1000;
-    await ga.stopForwarding();
-    const tx = (await ga.counters())[0].txPackets;
-    const fig = { mpps: rx / dt / 1e6, gbps: (rx * (size + 4) * 8) / dt / 1e9, underlay: mode };
+    const { rx, dt, tx, mpps, gbps } = await flood(ga, vethMac(1), size, secs, rxB);
+    const fig = { mpps, gbps, underlay: mode };
     const wire = size === 1514 ? 1518 : size;
     results.set(`${sw} uplink ${wire}`, fig);
     console.log(
       `uplink ${sw} ${wire} Mpps=${fig.mpps.toFixed(3)} Gbit/s=${fig.gbps.toFixed(2)} underlay=${mode} (guest sent ${tx}, kernel veth received ${rx} in ${dt.toFixed(1)} s)`,
     );
-    await ga.clearCounters();
   }
 }
 

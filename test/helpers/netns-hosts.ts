@@ -36,6 +36,9 @@ export function makeHosts(mtu = 1600): void {
   sh('ip', 'netns', 'exec', NS[0], 'busybox', 'ping', '-c', '1', '-W', '2', IP[1]);
 }
 
+/** The MAC of namespace i's veth end. */
+export const vethMac = (i: number) => sh('ip', '-n', NS[i], '-o', 'link', 'show', VETH[i]).match(/link\/ether ([0-9a-f:]{17})/)![1];
+
 /** A counter of the namespace kernel's /proc/net/snmp, e.g. snmp(1, 'Udp', 'NoPorts'). */
 export function snmp(i: number, proto: string, field: string): number {
   const lines = sh('ip', 'netns', 'exec', NS[i], 'cat', '/proc/net/snmp')

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import type { AgentError, VxlanPortState } from '../../datapath/api';
 import { waitFor } from '../helpers/agent-process';
 import { E2E_PROGRAM, engineStack } from '../helpers/pulumi-stack';
-import { IP, NS, VETH, makeHosts, removeHosts, sh, snmp, startHost, stopHost, type Host } from '../helpers/netns-hosts';
+import { IP, NS, VETH, makeHosts, removeHosts, sh, snmp, startHost, stopHost, vethMac, type Host } from '../helpers/netns-hosts';
 
 const GMAC = ['02:00:00:00:70:0a', '02:00:00:00:70:0b'];
 const VNI = 5000;
@@ -35,9 +35,8 @@ describe('70 tunnel: a bridge spanning two hosts over VXLAN', function () {
 
   it('the tunnel took its MACs from the interface and the kernel neighbour table', async () => {
     const s = await vx(0);
-    const mac = (i: number) => sh('ip', '-n', NS[i], '-o', 'link', 'show', VETH[i]).match(/link\/ether ([0-9a-f:]{17})/)![1];
-    assert.equal(s.underlay.localMac, mac(0));
-    assert.equal(s.underlay.remoteMac, mac(1));
+    assert.equal(s.underlay.localMac, vethMac(0));
+    assert.equal(s.underlay.remoteMac, vethMac(1));
     assert.equal(s.link, 'up');
   });
 

@@ -3,11 +3,10 @@
 // lays it out. br-phy (netdev) holds a `dpdk` port on the veth end (net_af_packet or net_af_xdp
 // devargs); the tunnel endpoint address moves from the veth to br-phy's LOCAL interface, which
 // vswitchd creates as a tap in its own namespace (hence ip netns exec); br-int (netdev) holds the
-// `vxlan` port and a dpdkvhostuserclient port for the testpmd guest. PMD on CPU 1, like the agent's.
-import { execFileSync, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+// `vxlan` port and a dpdkvhostuserclient port for the testpmd guest. PMD on CPU 1, like the agent's
+// (vswitchd itself is bench/ovs.ts's).
+import { execFileSync } from 'node:child_process';
+import { Ovs } from './ovs';
 
 export interface OvsTunnelOptions {
   ns: string;
@@ -26,47 +25,13 @@ export interface OvsTunnelOptions {
 
 export class OvsTunnelHost {
   private constructor(
-    readonly dir: string,
+    private readonly ovs: Ovs,
     private readonly o: OvsTunnelOptions,
   ) {}
 
   static start(o: OvsTunnelOptions): OvsTunnelHost {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `vhostnet-ovstun-${o.tag}-`));
-    const h = new OvsTunnelHost(dir, o);
-    const env = { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
-    const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    run('ovsdb-tool', ['create', path.join(dir, 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema']);
-    run('ovsdb-server', [
-      path.join(dir, 'conf.db'),
-      `--remote=punix:${dir}/db.sock`,
-      `--pidfile=${dir}/ovsdb-server.pid`,
-      '--detach',
-      `--log-file=${dir}/ovsdb-server.log`,
-    ]);
-    h.vsctl('--no-wait', 'init');
-    h.vsctl(
-      '--no-wait',
-      'set',
-      'Open_vSwitch',
-      '.',
-      'other_config:dpdk-init=true',
-      'other_config:dpdk-socket-mem=256',
-      'other_config:dpdk-lcore-mask=0x1',
-      'other_config:pmd-cpu-mask=0x2',
-      `other_config:dpdk-extra=--no-pci --file-prefix=ovstun${o.tag}${process.pid}`,
-    );
     // in the host's namespace: br-phy's tap, the routes and neighbours OVS's tunnel code reads are there
-    run('ip', [
-      'netns',
-      'exec',
-      o.ns,
-      '/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk',
-      `unix:${dir}/db.sock`,
-      `--pidfile=${dir}/ovs-vswitchd.pid`,
-      `--unixctl=${dir}/vswitchd.ctl`,
-      '--detach',
-      `--log-file=${dir}/ovs-vswitchd.log`,
-    ]);
+    const h = new OvsTunnelHost(Ovs.start({ tag: `tun${o.tag}`, ns: o.ns }), o);
     const devargs = `${o.driver === 'af_xdp' ? 'net_af_xdp0' : 'net_af_packet0'},iface=${o.veth}`;
     h.vsctl('add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev', '--', 'br-set-external-id', 'br-phy', 'bridge-id', 'br-phy');
     // MTU 1600 so a 1514 B frame fits after VXLAN's 50 B; DPDK 22.11's af_packet PMD caps frames at
@@ -89,14 +54,11 @@ export class OvsTunnelHost {
   }
 
   vsctl(...args: string[]): string {
-    const r = spawnSync('ovs-vsctl', [`--db=unix:${this.dir}/db.sock`, '--timeout=30', ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`ovs-vsctl ${args.join(' ')}: ${r.stderr}${this.logTail()}`);
-    return r.stdout;
+    return this.ovs.vsctl(...args);
   }
 
   appctl(...args: string[]): string {
-    const r = spawnSync('ovs-appctl', [`--target=${this.dir}/vswitchd.ctl`, ...args], { encoding: 'utf8' });
-    return r.status === 0 ? r.stdout : `ovs-appctl ${args.join(' ')} failed: ${r.stderr}`;
+    return this.ovs.appctl(...args);
   }
 
   /** What the `dpdk` port got: its driver and, for af_xdp, the XDP mode from ip -d link, or the error OVS logged. */
@@ -108,26 +70,11 @@ export class OvsTunnelHost {
     return `af_xdp(${/\bxdpgeneric\b/.test(link) ? 'generic' : /\bxdp\b|prog\/xdp/.test(link) ? 'native' : '?'})`;
   }
 
-  /** Last lines of ovs-vswitchd.log that are warnings or errors. */
   logTail(n = 8): string {
-    try {
-      const lines = fs.readFileSync(path.join(this.dir, 'ovs-vswitchd.log'), 'utf8').split('\n');
-      const bad = lines.filter((l) => /\|(WARN|ERR|EMER)\|/.test(l));
-      return bad.length ? `\n  ovs-vswitchd.log (${this.o.tag}):\n  ${bad.slice(-n).join('\n  ')}` : '';
-    } catch {
-      return '';
-    }
+    return this.ovs.logTail(n);
   }
 
   stop(): void {
-    for (const p of ['ovs-vswitchd.pid', 'ovsdb-server.pid']) {
-      try {
-        process.kill(Number(fs.readFileSync(path.join(this.dir, p), 'utf8')), 'SIGTERM');
-      } catch {
-        /* already gone */
-      }
-    }
-    spawnSync('sleep', ['2']);
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.ovs.stop();
   }
 }

@@ -99,6 +99,11 @@ export class AgentProcess {
     await this.launch();
   }
 
+  /** Deletes every guest the agent has (their QEMU processes go with them); for after() hooks. */
+  async deleteGuests(): Promise<void> {
+    for (const g of await this.client.get<{ name: string }[]>('/guests').catch(() => [])) await this.client.delete(`/guests/${g.name}`).catch(() => undefined);
+  }
+
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;

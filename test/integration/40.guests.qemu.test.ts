@@ -28,8 +28,7 @@ describe('40 guests: QEMU guests on the datapath, through the agent', function (
     await agent.client.put('/bridges/br0', {});
   });
   after(async () => {
-    for (const g of await agent.client.get<GuestState[]>('/guests').catch(() => [] as GuestState[]))
-      await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
+    await agent?.deleteGuests();
     await agent?.stop();
     if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
   });

@@ -39,8 +39,7 @@ describe('46 guests: GuestVMs with the libvirt backend, defined and started thro
     await agent.client.put('/bridges/br0', {});
   });
   after(async () => {
-    for (const g of (await agent?.client.get<GuestState[]>('/guests').catch(() => [] as GuestState[])) ?? [])
-      await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
+    await agent?.deleteGuests();
     await agent?.stop();
     if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
   });

@@ -22,8 +22,7 @@ describe('59 security: guests of the qemu backend run as --qemu-user (real agent
     await agent.client.put('/bridges/br0', {});
   });
   after(async () => {
-    for (const g of await agent.client.get<GuestState[]>('/guests').catch(() => [] as GuestState[]))
-      await agent.client.delete(`/guests/${g.name}`).catch(() => undefined);
+    await agent?.deleteGuests();
     await agent?.stop();
     if (agent) fs.rmSync(agent.dir, { recursive: true, force: true });
   });
